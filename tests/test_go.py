@@ -1,0 +1,101 @@
+"""Every supported combination is a working Go project: formatted, vetted,
+tested with -race, cross-compiled to static Linux binaries and packaged as
+reproducible layer zips."""
+
+import stat
+import zipfile
+
+import pytest
+
+from conftest import (
+    BASE_ANSWERS,
+    COMBINATION_PARAMS,
+    GOARCHES,
+    assert_static_executable,
+    go_env,
+    project_of,
+    require_tool,
+    run,
+)
+
+EXTENSION = BASE_ANSWERS["extension_name"]
+
+
+@pytest.fixture
+def project(baked, options):
+    require_tool("go")
+    require_tool("make")
+    return project_of(baked(**options))
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS)
+def test_make_fmt_check(project):
+    run(["make", "fmt-check"], cwd=project)
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS)
+def test_make_test_vets_and_passes_with_race(project):
+    require_tool("gcc")  # the race detector needs cgo
+    proc = run(["make", "test"], cwd=project)
+
+    assert "go vet ./..." in proc.stdout
+    assert "go test -race ./..." in proc.stdout
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS)
+def test_make_build_gives_static_linux_binaries(project, options):
+    run(["make", "build"], cwd=project)
+
+    expected = GOARCHES[options["architecture"]]
+    assert sorted(p.name for p in (project / "build").iterdir()) == sorted(expected)
+    for goarch in expected:
+        assert_static_executable(project / "build" / goarch / "extensions" / EXTENSION, goarch)
+
+
+def read_layer(path):
+    """Entries of a layer zip as {name: (unix mode, content)}."""
+    with zipfile.ZipFile(path) as layer:
+        assert layer.testzip() is None, "%s: corrupt entry" % path
+        return {
+            info.filename: (info.external_attr >> 16, layer.read(info))
+            for info in layer.infolist()
+        }
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS)
+def test_make_layer_gives_reproducible_layer_zips(project, options):
+    expected = GOARCHES[options["architecture"]]
+    zips = [project / "dist" / ("%s-%s.zip" % (EXTENSION, goarch)) for goarch in expected]
+
+    run(["make", "layer"], cwd=project)
+    first = [z.read_bytes() for z in zips]
+    run(["make", "layer"], cwd=project)  # rebuilds the binaries and the zips
+
+    assert sorted(p.name for p in (project / "dist").iterdir()) == sorted(z.name for z in zips)
+    for goarch, zip_path, before in zip(expected, zips, first):
+        assert zip_path.read_bytes() == before, "%s differs between two builds" % zip_path.name
+        entries = read_layer(zip_path)
+        assert set(entries) - {"extensions/"} == {"extensions/" + EXTENSION}
+        mode, content = entries["extensions/" + EXTENSION]
+        assert stat.S_ISREG(mode) and stat.S_IMODE(mode) == 0o755, oct(mode)
+        assert content == (project / "build" / goarch / "extensions" / EXTENSION).read_bytes()
+        if "extensions/" in entries:
+            dir_mode, _ = entries["extensions/"]
+            assert stat.S_ISDIR(dir_mode) and stat.S_IMODE(dir_mode) == 0o755, oct(dir_mode)
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_make_without_target_lists_the_targets(project):
+    proc = run(["make"], cwd=project)
+
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")}
+    assert {"help", "build", "layer", "test", "fmt", "fmt-check", "clean"} <= listed
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_sam_build_target_refuses_to_run_without_artifacts_dir(project):
+    env_without = {k: v for k, v in go_env().items() if k != "ARTIFACTS_DIR"}
+    proc = run(["make", "build-ExtensionLayerX86"], cwd=project, env=env_without, check=False)
+
+    assert proc.returncode != 0
+    assert "ARTIFACTS_DIR is not set" in proc.stderr
