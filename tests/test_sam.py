@@ -1,0 +1,58 @@
+"""The SAM template is valid and `sam build` builds each layer through the
+Makefile, without Docker, into .aws-sam/build/<LogicalId>/extensions/<name>."""
+
+import pytest
+
+from conftest import (
+    AXES,
+    BASE_ANSWERS,
+    GOARCHES,
+    LAYER_IDS,
+    assert_static_executable,
+    project_of,
+    require_tool,
+    run,
+)
+
+EXTENSION = BASE_ANSWERS["extension_name"]
+
+# One processing variant is enough here: the template and the Makefile's SAM
+# targets depend on the architecture answer only.
+ARCHITECTURE_PARAMS = [pytest.param(a, id=a) for a in AXES["architecture"]]
+
+
+@pytest.fixture
+def project(baked, architecture):
+    require_tool("sam")
+    require_tool("go")
+    require_tool("make")
+    return project_of(baked(processing=AXES["processing"][0], architecture=architecture))
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURE_PARAMS)
+def test_sam_validate_lint(project, aws_env):
+    proc = run(["sam", "validate", "--lint"], cwd=project, env=aws_env)
+
+    assert "is a valid SAM Template" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURE_PARAMS)
+def test_sam_build_puts_the_extension_in_each_layer(project, architecture, aws_env):
+    # build/ and dist/ exist in a developer's tree; sam copies ContentUri (.)
+    # with them and must neither fail nor ship them in the layer.
+    run(["make", "layer"], cwd=project)
+    build_dir = project / ".aws-sam" / "build"
+
+    run(["sam", "build", "--build-dir", build_dir], cwd=project, env=aws_env)
+
+    for goarch in GOARCHES[architecture]:
+        layer_dir = build_dir / LAYER_IDS[goarch]
+        artifact = layer_dir / "extensions" / EXTENSION
+        assert sorted(p.relative_to(layer_dir).as_posix() for p in layer_dir.rglob("*")) == [
+            "extensions",
+            "extensions/" + EXTENSION,
+        ]
+        assert_static_executable(artifact, goarch)
+        assert artifact.stat().st_mode & 0o777 == 0o755
+    built_layers = {p.name for p in build_dir.iterdir() if p.is_dir()}
+    assert built_layers == {LAYER_IDS[a] for a in GOARCHES[architecture]}
