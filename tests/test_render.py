@@ -172,6 +172,7 @@ def test_sam_template_has_one_layer_per_architecture(baked, options):
     first = goarches[0]
     assert demo["Architectures"] == [lambda_arch[first]]
     assert demo["Layers"] == [{"!Ref": LAYER_IDS[first]}]
+    assert demo["Environment"]["Variables"] == {"ORDER_SHIPPER_LOG_LEVEL": "debug"}
     assert {o["Value"]["!Ref"] for o in template["Outputs"].values()} == set(layers) | {"DemoFunction"}
 
 
