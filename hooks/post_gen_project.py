@@ -1,0 +1,50 @@
+"""Shape the rendered project to the answers: keep one variant, remove what an option
+turned off. One small function per option; answers are read as data (tojson)."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ANSWERS = json.loads(
+    """
+{
+  "processing": {{ cookiecutter.processing | tojson }}
+}
+"""
+)
+
+PROJECT = Path.cwd()
+
+# Files that exist once per processing variant; the chosen one is renamed to the plain name.
+VARIANT_FILES = ["processor/processor{}.go", "processor/processor{}_test.go"]
+# Whole packages only the async variant uses.
+ASYNC_ONLY = ["internal/queue"]
+
+
+def remove(relative):
+    path = PROJECT / relative
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def select_processing_variant(processing):
+    other = "async" if processing == "sync" else "sync"
+    for pattern in VARIANT_FILES:
+        remove(pattern.format("_" + other))
+        kept = PROJECT / pattern.format("_" + processing)
+        kept.rename(PROJECT / pattern.format(""))
+    if processing == "sync":
+        for relative in ASYNC_ONLY:
+            remove(relative)
+
+
+def main():
+    select_processing_variant(ANSWERS["processing"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

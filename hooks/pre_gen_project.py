@@ -1,0 +1,135 @@
+"""Validate the answers before cookiecutter renders anything.
+
+Answers arrive as data: each is rendered with ``tojson`` inside a JSON document that
+``json.loads`` reads back, so no answer can ever become Python source. A failed check
+prints one line naming the variable and the rule and exits non-zero; cookiecutter then
+deletes the half-made project directory.
+"""
+
+import json
+import re
+import sys
+
+ANSWERS = json.loads(
+    """
+{
+  "project_name": {{ cookiecutter.project_name | tojson }},
+  "project_slug": {{ cookiecutter.project_slug | tojson }},
+  "extension_name": {{ cookiecutter.extension_name | tojson }},
+  "go_module": {{ cookiecutter.go_module | tojson }},
+  "description": {{ cookiecutter.description | tojson }},
+  "author": {{ cookiecutter.author | tojson }},
+  "processing": {{ cookiecutter.processing | tojson }},
+  "architecture": {{ cookiecutter.architecture | tojson }},
+  "go_version": {{ cookiecutter.go_version | tojson }},
+  "license": {{ cookiecutter.license | tojson }}
+}
+"""
+)
+
+# Go's module path rules (golang.org/x/mod/module.CheckPath), in short: slash-separated
+# elements of ASCII letters, digits and -._~; no element empty, starting or ending with a
+# dot; the first element a lower-case domain-like name containing a dot, or a plain name.
+_MODULE_ELEMENT = re.compile(r"^[A-Za-z0-9_~-]([A-Za-z0-9._~-]*[A-Za-z0-9_~-])?$")
+_MODULE_FIRST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+def _single_line(value):
+    return "\n" not in value and "\r" not in value and value.strip() == value
+
+
+def check_project_name(value):
+    if not value.strip():
+        return "must not be empty"
+    if not _single_line(value) or len(value) > 100:
+        return "must be one line of at most 100 characters without leading or trailing spaces"
+    return None
+
+
+def check_project_slug(value):
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", value) or value.endswith("."):
+        return (
+            "must be a directory name of lower-case letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (got %r)" % value
+        )
+    return None
+
+
+def check_extension_name(value):
+    # The executable's file name under /opt/extensions and the Lambda-Extension-Name it
+    # registers with; it also becomes the environment variable prefix.
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,62}", value) or value.endswith(("-", "_")):
+        return (
+            "must be a safe file name: a letter, then letters, digits, '-' or '_', at most "
+            "63 characters, not ending in '-' or '_' (got %r)" % value
+        )
+    return None
+
+
+def check_go_module(value):
+    if not value or len(value) > 255 or value.startswith("/") or value.endswith("/"):
+        return "must be a Go module path such as github.com/acme/my-extension (got %r)" % value
+    elements = value.split("/")
+    if not _MODULE_FIRST.fullmatch(elements[0]):
+        return (
+            "must start with a lower-case host or name such as github.com (got %r)" % value
+        )
+    for element in elements:
+        if not _MODULE_ELEMENT.fullmatch(element) or element.endswith("."):
+            return (
+                "must be a Go module path: '/'-separated elements of letters, digits and "
+                "'-._~', none empty or starting/ending with '.' (got %r)" % value
+            )
+    return None
+
+
+def check_one_line(value):
+    if not _single_line(value) or len(value) > 200:
+        return "must be one line of at most 200 characters without leading or trailing spaces"
+    return None
+
+
+def choice(*allowed):
+    def check(value):
+        if value not in allowed:
+            return "must be one of %s (got %r)" % (", ".join(allowed), value)
+        return None
+
+    return check
+
+
+def check_go_version(value):
+    match = re.fullmatch(r"1\.(\d+)(\.\d+)?", value)
+    if not match or int(match.group(1)) < 22:
+        return "must be a Go release such as 1.23 or 1.23.4, at least 1.22 (got %r)" % value
+    return None
+
+
+CHECKS = {
+    "project_name": check_project_name,
+    "project_slug": check_project_slug,
+    "extension_name": check_extension_name,
+    "go_module": check_go_module,
+    "description": check_one_line,
+    "author": check_one_line,
+    "processing": choice("sync", "async"),
+    "architecture": choice("x86_64", "arm64", "both"),
+    "go_version": check_go_version,
+    "license": choice("MIT", "Apache-2.0", "Proprietary"),
+}
+
+
+def main():
+    failures = []
+    for name, check in CHECKS.items():
+        value = ANSWERS[name]
+        problem = "must be text" if not isinstance(value, str) else check(value)
+        if problem:
+            failures.append("ERROR: %s %s" % (name, problem))
+    for line in failures:
+        print(line, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
