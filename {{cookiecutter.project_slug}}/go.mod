@@ -1,0 +1,3 @@
+module {{ cookiecutter.go_module }}
+
+go {{ cookiecutter.go_version }}
