@@ -1,0 +1,199 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"{{ cookiecutter.go_module }}/internal/queue"
+)
+
+const maxWait = 10 * time.Second
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// sink records flushed batches and can hold the worker inside a flush.
+type sink struct {
+	mu      sync.Mutex
+	batches [][]int
+	entered chan struct{} // receives once per flush call, if set
+	release chan struct{} // a flush waits on it (or ctx), if set
+	err     error
+}
+
+func (s *sink) flush(ctx context.Context, batch []int) error {
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
+	if s.release != nil {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches = append(s.batches, batch)
+	return s.err
+}
+
+func (s *sink) sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sizes []int
+	for _, b := range s.batches {
+		sizes = append(sizes, len(b))
+	}
+	return sizes
+}
+
+func newQueue(t *testing.T, opts queue.Options, s *sink) *queue.Queue[int] {
+	t.Helper()
+	q, err := queue.New(opts, s.flush, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func TestInvalidOptions(t *testing.T) {
+	for _, opts := range []queue.Options{
+		{Capacity: 0, BatchSize: 1, FlushInterval: time.Second},
+		{Capacity: 4, BatchSize: 5, FlushInterval: time.Second},
+		{Capacity: 4, BatchSize: 0, FlushInterval: time.Second},
+		{Capacity: 4, BatchSize: 2, FlushInterval: 0},
+	} {
+		if _, err := queue.New(opts, (&sink{}).flush, discard); err == nil {
+			t.Errorf("New(%+v) accepted", opts)
+		}
+	}
+}
+
+func TestBatchesByCountThenDrain(t *testing.T) {
+	s := &sink{entered: make(chan struct{}, 16)}
+	q := newQueue(t, queue.Options{Capacity: 10, BatchSize: 3, FlushInterval: time.Hour}, s)
+	q.Start(context.Background())
+	for i := range 7 {
+		if !q.Offer(i) {
+			t.Fatalf("offer %d refused", i)
+		}
+	}
+	for range 2 { // two full batches of 3 flush without waiting for the hour
+		select {
+		case <-s.entered:
+		case <-time.After(maxWait):
+			t.Fatal("full batches were not flushed")
+		}
+	}
+	stats := q.Drain(context.Background())
+	if got := s.sizes(); !slices.Equal(got, []int{3, 3, 1}) {
+		t.Errorf("batch sizes = %v, want [3 3 1]", got)
+	}
+	if stats != (queue.Stats{Flushed: 7}) {
+		t.Errorf("stats = %+v", stats)
+	}
+	var all []int
+	for _, b := range s.batches {
+		all = append(all, b...)
+	}
+	if !slices.Equal(all, []int{0, 1, 2, 3, 4, 5, 6}) {
+		t.Errorf("records = %v, want them all, in order", all)
+	}
+}
+
+func TestBatchesByAge(t *testing.T) {
+	s := &sink{entered: make(chan struct{}, 4)}
+	q := newQueue(t, queue.Options{Capacity: 100, BatchSize: 100, FlushInterval: 10 * time.Millisecond}, s)
+	q.Start(context.Background())
+	q.Offer(1)
+	q.Offer(2)
+	select {
+	case <-s.entered:
+	case <-time.After(maxWait):
+		t.Fatal("a partial batch was never flushed by age")
+	}
+	q.Drain(context.Background())
+	if got := s.sizes(); !slices.Equal(got, []int{2}) {
+		t.Errorf("batch sizes = %v, want [2]", got)
+	}
+}
+
+func TestFullQueueDropsWithoutBlocking(t *testing.T) {
+	s := &sink{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	q := newQueue(t, queue.Options{Capacity: 4, BatchSize: 1, FlushInterval: time.Hour}, s)
+	q.Start(context.Background())
+	q.Offer(0)
+	<-s.entered // the worker now holds record 0 inside a flush that waits for release
+
+	accepted := 0
+	for i := 1; i <= 9; i++ {
+		if q.Offer(i) {
+			accepted++
+		}
+	}
+	if accepted != 4 || q.Stats().Dropped != 5 {
+		t.Fatalf("accepted %d, dropped %d; want 4 and 5", accepted, q.Stats().Dropped)
+	}
+	close(s.release)
+	stats := q.Drain(context.Background())
+	if stats != (queue.Stats{Flushed: 5, Dropped: 5}) {
+		t.Errorf("stats = %+v", stats)
+	}
+}
+
+func TestDrainStopsAtDeadline(t *testing.T) {
+	s := &sink{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	q := newQueue(t, queue.Options{Capacity: 10, BatchSize: 2, FlushInterval: time.Hour}, s)
+	q.Start(context.Background())
+	for i := range 6 {
+		q.Offer(i)
+	}
+	<-s.entered // the worker is stuck flushing the first batch of 2
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	stats := q.Drain(ctx)
+	if stats.Flushed != 0 || stats.Unflushed != 4 {
+		t.Errorf("stats = %+v, want 4 unflushed (2 are inside the stuck flush)", stats)
+	}
+	close(s.release)
+}
+
+func TestDrainCountsWhatTheDeadlineLeft(t *testing.T) {
+	s := &sink{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	q := newQueue(t, queue.Options{Capacity: 10, BatchSize: 2, FlushInterval: time.Hour}, s)
+	q.Start(context.Background())
+	q.Offer(0)
+	q.Offer(1)
+	<-s.entered // first batch in flight
+	for i := 2; i < 7; i++ {
+		q.Offer(i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-s.entered // Drain's first batch has started: let the worker's finish, then stop
+		cancel()
+	}()
+	go func() { s.release <- struct{}{} }() // finish the worker's flush only
+	stats := q.Drain(ctx)
+	if stats.Flushed != 2 || stats.Failed != 2 || stats.Unflushed != 3 {
+		t.Errorf("stats = %+v, want 2 flushed, 2 failed (cut by the deadline), 3 unflushed", stats)
+	}
+}
+
+func TestFlushErrorsAreCounted(t *testing.T) {
+	s := &sink{err: errors.New("destination down")}
+	q := newQueue(t, queue.Options{Capacity: 10, BatchSize: 5, FlushInterval: time.Hour}, s)
+	q.Start(context.Background())
+	for i := range 3 {
+		q.Offer(i)
+	}
+	if stats := q.Drain(context.Background()); stats != (queue.Stats{Failed: 3}) {
+		t.Errorf("stats = %+v", stats)
+	}
+}
