@@ -1,0 +1,45 @@
+// Package processor is where this extension's own work lives: the one file to edit.
+//
+// The runner calls Invoke for every invocation of the function and Shutdown once when
+// the execution environment shuts down. Registration, the event loop, deadlines and
+// error reporting are wired in internal/ and need no changes.
+//
+// This is the sync variant: Invoke runs before the extension asks Lambda for the next
+// event, so its time is billed as the function's PostRuntimeExtensionsDuration and
+// delays the next invocation. Keep it short.
+package processor
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"{{ cookiecutter.go_module }}/internal/config"
+	"{{ cookiecutter.go_module }}/internal/extapi"
+)
+
+// Processor does the extension's work. The demo logs one JSON record per invocation;
+// replace it with your own (ship metrics, refresh a cache, audit requests, ...).
+type Processor struct {
+	log         *slog.Logger
+	invocations int
+}
+
+// New builds the processor during Init. An error here is reported to Lambda as an
+// init error and the extension exits.
+func New(cfg config.Config, log *slog.Logger) (*Processor, error) {
+	return &Processor{log: log}, nil
+}
+
+// Invoke handles one INVOKE event. ctx ends shortly before the invocation's deadline.
+func (p *Processor) Invoke(ctx context.Context, ev extapi.Event) error {
+	p.invocations++
+	p.log.Info("invocation", "record", NewRecord(ev, p.invocations, time.Now()))
+	return nil
+}
+
+// Shutdown runs once at SHUTDOWN; ctx ends shortly before Lambda's deadline.
+func (p *Processor) Shutdown(ctx context.Context, ev extapi.Event) error {
+	p.log.Info("processor stopped", "invocations", p.invocations)
+	return nil
+}
