@@ -133,10 +133,18 @@ def baked(cookies_session):
         answers = {**BASE_ANSWERS, **options}
         key = json.dumps(answers, sort_keys=True)
         if key not in cache:
-            cache[key] = cookies_session.bake(extra_context=answers, template=str(REPO_ROOT))
+            result = cookies_session.bake(extra_context=answers, template=str(REPO_ROOT))
+            # Later tests build inside the project; remember what was rendered.
+            result.rendered_files = rendered_files(result.project_path) if result.project_path else []
+            cache[key] = result
         return cache[key]
 
     return bake
+
+
+def rendered_files(project):
+    """Paths (relative, sorted) of all files in a freshly baked project."""
+    return sorted(p.relative_to(project) for p in project.rglob("*") if p.is_file())
 
 
 def project_of(result):
