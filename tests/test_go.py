@@ -8,6 +8,7 @@ import zipfile
 import pytest
 
 from conftest import (
+    AXES,
     BASE_ANSWERS,
     COMBINATION_PARAMS,
     GOARCHES,
@@ -101,3 +102,13 @@ def test_sam_build_target_refuses_to_run_without_artifacts_dir(project):
 
     assert proc.returncode != 0
     assert "ARTIFACTS_DIR is not set" in proc.stderr
+
+
+@pytest.mark.parametrize("processing", AXES["processing"])
+def test_oldest_allowed_go_directive_vets(baked, processing):
+    """The hook allows go 1.22; go vet checks the code against that language
+    version and standard library (no newer APIs), so every answer builds."""
+    require_tool("go")
+    project = project_of(baked(processing=processing, architecture="x86_64", go_version="1.22"))
+
+    run(["go", "vet", "./..."], cwd=project)
