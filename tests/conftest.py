@@ -43,7 +43,11 @@ COMBINATIONS = [dict(zip(AXES, values)) for values in itertools.product(*AXES.va
 
 
 def combination_id(options):
-    return "-".join(options[axis] for axis in AXES)
+    """Test id such as "async-both"; a yes/no axis shows as "telemetry=true"."""
+    return "-".join(
+        value if isinstance(value, str) else "%s=%s" % (axis, json.dumps(value))
+        for axis, value in ((axis, options[axis]) for axis in AXES)
+    )
 
 
 COMBINATION_PARAMS = [pytest.param(c, id=combination_id(c)) for c in COMBINATIONS]
