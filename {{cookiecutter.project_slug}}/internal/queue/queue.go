@@ -39,6 +39,9 @@ type Queue[T any] struct {
 	stop    chan struct{}
 	done    chan struct{}
 	pending []T // the worker's unfinished batch, handed to Drain after done
+	// batched is the size of the worker's batch still filling up (not yet being
+	// flushed), for Drain to count when the deadline comes before the worker stops.
+	batched atomic.Int64
 
 	flushed, failed, dropped, unflushed atomic.Uint64
 }
@@ -103,6 +106,7 @@ func (q *Queue[T]) work(ctx context.Context) {
 				age.Reset(q.opts.FlushInterval)
 			}
 			batch = append(batch, item)
+			q.batched.Store(int64(len(batch)))
 			if len(batch) < q.opts.BatchSize {
 				continue
 			}
@@ -114,6 +118,7 @@ func (q *Queue[T]) work(ctx context.Context) {
 			return
 		}
 		if len(batch) > 0 {
+			q.batched.Store(0)
 			q.send(ctx, batch)
 			batch = make([]T, 0, q.opts.BatchSize)
 		}
@@ -137,8 +142,9 @@ func (q *Queue[T]) Drain(ctx context.Context) Stats {
 	select {
 	case <-q.done:
 	case <-ctx.Done():
-		// The worker is stuck in a flush: count what is still queued and give up.
-		q.unflushed.Add(uint64(len(q.items)))
+		// The worker is stuck in a flush, or has not stopped yet: count what is still
+		// queued, and the batch it was filling, and give up.
+		q.unflushed.Add(uint64(len(q.items)) + uint64(q.batched.Load()))
 		return q.Stats()
 	}
 	batch := q.pending

@@ -160,15 +160,24 @@ func (l *loop) shutdown(ctx context.Context, ev extapi.Event) int {
 	if deadline.IsZero() {
 		deadline = started.Add(defaultShutdownWindow)
 	}
-	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(-l.margin))
+	// The handler stops at deadline - margin (at once when the deadline is closer than
+	// the margin); the runner then waits half the time left for it to return and log
+	// what it could not finish, and gives up still before Lambda's deadline.
+	stop := deadline.Add(-l.margin)
+	if stop.Before(started) {
+		stop = started
+	}
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), stop)
 	defer cancel()
+	giveUp := time.NewTimer(time.Until(stop.Add(deadline.Sub(stop) / 2)))
+	defer giveUp.Stop()
 
 	done := make(chan error, 1)
 	go func() { done <- l.handler.Shutdown(sctx, ev) }()
 	var err error
 	select {
 	case err = <-done:
-	case <-sctx.Done():
+	case <-giveUp.C:
 		err = fmt.Errorf("shutdown handler still running at the deadline: %w", sctx.Err())
 	}
 	attrs := []any{
