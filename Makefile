@@ -17,7 +17,7 @@ help: ## List the targets
 demo: ## Render the default extension into .demo/ and build its layer zip
 	rm -rf $(DEMO_DIR)
 	$(PYTHON) -m cookiecutter --no-input --output-dir $(DEMO_DIR) .
-	GOFLAGS=-buildvcs=false $(MAKE) -C $(DEMO_PROJECT) layer
+	GOFLAGS="$(GOFLAGS) -buildvcs=false" $(MAKE) -C $(DEMO_PROJECT) layer
 	@echo "Layer: $$(ls $(DEMO_PROJECT)/dist/*.zip)"
 
 # CI (.ci/run) runs exactly this target.
