@@ -5,6 +5,7 @@ that commit cleanly, keeping the project's own changes."""
 import json
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -63,6 +64,29 @@ def head(env, repo):
     return git(env, repo, "rev-parse", "HEAD").stdout.strip()
 
 
+def commit_template_change(env, template_repo):
+    gitignore = template_repo / "{{cookiecutter.project_slug}}" / ".gitignore"
+    gitignore.write_text(gitignore.read_text() + TEMPLATE_CHANGE)
+    git(env, template_repo, "commit", "-q", "-am", "template v2: ignore scratch/")
+
+
+def assert_check_fails_then_update_applies(env, project, template_repo):
+    check = run(["cruft", "check"], cwd=project, env=env, check=False)
+    assert check.returncode != 0, check.stdout + check.stderr
+    assert "out of date" in check.stdout + check.stderr
+
+    update = run(
+        ["cruft", "update", "--skip-apply-ask", "--allow-untracked-files"], cwd=project, env=env
+    )
+
+    assert (project / ".gitignore").read_text().endswith(TEMPLATE_CHANGE), update.stdout
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == head(env, template_repo)
+    assert not list(project.rglob("*.rej")), "cruft update left rejected hunks"
+    status = git(env, project, "status", "--porcelain").stdout.splitlines()
+    assert sorted(line[3:] for line in status) == [".cruft.json", ".gitignore"]
+    run(["cruft", "check"], cwd=project, env=env)
+
+
 def test_cruft_create_check_and_update(tmp_path, template_repo, cruft_env):
     out = tmp_path / "projects"
     out.mkdir()
@@ -94,24 +118,45 @@ def test_cruft_create_check_and_update(tmp_path, template_repo, cruft_env):
     git(cruft_env, project, "commit", "-q", "-am", "our change")
 
     # The template moves on.
-    gitignore = template_repo / "{{cookiecutter.project_slug}}" / ".gitignore"
-    gitignore.write_text(gitignore.read_text() + TEMPLATE_CHANGE)
-    git(cruft_env, template_repo, "commit", "-q", "-am", "template v2: ignore scratch/")
+    commit_template_change(cruft_env, template_repo)
 
-    check = run(["cruft", "check"], cwd=project, env=cruft_env, check=False)
-    assert check.returncode != 0, check.stdout + check.stderr
-    assert "out of date" in check.stdout + check.stderr
+    assert_check_fails_then_update_applies(cruft_env, project, template_repo)
+    assert processor.read_text() == own_change
 
-    update = run(
-        ["cruft", "update", "--skip-apply-ask", "--allow-untracked-files"],
+
+def test_cruft_link_lets_a_cookiecutter_project_follow_updates(
+    tmp_path, template_repo, cruft_env, cookiecutter_config
+):
+    # A project made with plain cookiecutter, before cruft was used.
+    answers = {**BASE_ANSWERS, "processing": "sync", "architecture": "arm64"}
+    out = tmp_path / "projects"
+    run(
+        [
+            sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", cookiecutter_config,
+            "--output-dir", out, template_repo,
+            *("%s=%s" % item for item in answers.items()),
+        ],
+        cwd=tmp_path,
+        env=cruft_env,
+    )
+    project = out / BASE_ANSWERS["project_slug"]
+    git(cruft_env, project, "init", "-q", "-b", "main")
+    git(cruft_env, project, "add", "-A")
+    git(cruft_env, project, "commit", "-q", "-m", "new extension")
+    created_from = head(cruft_env, template_repo)
+    commit_template_change(cruft_env, template_repo)
+
+    # Link it to the commit it was made from, as the README says.
+    run(
+        [
+            "cruft", "link", "--no-input", "--checkout", created_from,
+            "--extra-context", json.dumps(answers), template_repo,
+        ],
         cwd=project,
         env=cruft_env,
     )
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == created_from
+    git(cruft_env, project, "add", ".cruft.json")
+    git(cruft_env, project, "commit", "-q", "-m", "link to the template")
 
-    assert (project / ".gitignore").read_text().endswith(TEMPLATE_CHANGE), update.stdout
-    assert processor.read_text() == own_change
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == head(cruft_env, template_repo)
-    assert not list(project.rglob("*.rej")), "cruft update left rejected hunks"
-    status = git(cruft_env, project, "status", "--porcelain").stdout.splitlines()
-    assert sorted(line[3:] for line in status) == [".cruft.json", ".gitignore"]
-    run(["cruft", "check"], cwd=project, env=cruft_env)
+    assert_check_fails_then_update_applies(cruft_env, project, template_repo)
