@@ -1,0 +1,6 @@
+//go:build race
+
+package emulator
+
+// raceEnabled: the tests run with -race, so the extension is built with it too.
+const raceEnabled = true

@@ -1,0 +1,137 @@
+// Command emulator runs an extension binary through a Lambda lifecycle on this machine:
+// it plays Lambda's side of the Extensions API on 127.0.0.1, starts the binary with
+// Lambda's environment, sends init -> N INVOKEs -> SHUTDOWN and prints a timeline.
+//
+// Usage:
+//
+//	go run ./tools/emulator [flags] build/local/extensions/NAME
+//
+// The binary's file name is the only name it may register with, as in /opt/extensions.
+// The extension's own output goes to stderr; the timeline to stdout (with -json, one
+// JSON summary line to stdout and the timeline to stderr).
+//
+// Exit status: 0 when no rule was broken and no deadline missed (and, without -fault,
+// the extension exited 0 after SHUTDOWN); 1 otherwise; 2 for usage errors.
+//
+// emulator is a development tool: it is not part of the layer.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"{{ cookiecutter.go_module }}/internal/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// envFlags collects repeated -env KEY=VALUE flags.
+type envFlags []string
+
+func (e *envFlags) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlags) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+func faultNames() string {
+	names := make([]string, len(emulator.Faults))
+	for i, f := range emulator.Faults {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var cfg emulator.Config
+	var env envFlags
+	flags.IntVar(&cfg.Invokes, "invokes", 3, "INVOKE events to send")
+	flags.DurationVar(&cfg.Spacing, "spacing", 0, "idle time between invocations (e.g. 500ms)")
+	flags.DurationVar(&cfg.FunctionDuration, "function-duration", 0, "how long the emulated function runs per invocation")
+	flags.DurationVar(&cfg.InvokeTimeout, "invoke-timeout", emulator.DefaultInvokeTimeout, "function timeout (INVOKE deadlineMs)")
+	flags.DurationVar(&cfg.InitTimeout, "init-timeout", emulator.DefaultInitTimeout, "init phase limit")
+	flags.StringVar(&cfg.ShutdownReason, "shutdown-reason", "", "SHUTDOWN reason (default spindown; "+emulator.UnknownShutdownReason+" with -fault unknown-shutdown-reason)")
+	flags.DurationVar(&cfg.ShutdownDeadline, "shutdown-deadline", 0, "SHUTDOWN delivery to deadlineMs (default 2s; 100ms with -fault tight-deadline)")
+	fault := flags.String("fault", "", "fault `mode`: "+faultNames())
+	flags.DurationVar(&cfg.Hold, "hold", emulator.DefaultHold, "how long -fault held-next holds the first next")
+	flags.StringVar(&cfg.FunctionName, "function-name", "local-function", "AWS_LAMBDA_FUNCTION_NAME")
+	flags.IntVar(&cfg.MemoryMB, "memory", 128, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB")
+	flags.StringVar(&cfg.Region, "region", "us-east-1", "AWS_REGION")
+	flags.Var(&env, "env", "extra `KEY=VALUE` for the extension (repeatable), e.g. -env MY_EXT_LOG_LEVEL=debug")
+	asJSON := flags.Bool("json", false, "print one JSON summary line to stdout (the timeline goes to stderr)")
+	quiet := flags.Bool("quiet", false, "do not show the extension's own output")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: emulator [flags] EXTENSION_BINARY")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() != 1 {
+		flags.Usage()
+		return 2
+	}
+	cfg.Binary = flags.Arg(0)
+	cfg.Env = env
+	cfg.Fault = emulator.Fault(*fault)
+	if cfg.Fault != emulator.FaultNone && !knownFault(cfg.Fault) {
+		fmt.Fprintf(stderr, "emulator: unknown -fault %q; one of: %s\n", *fault, faultNames())
+		return 2
+	}
+	if cfg.Invokes < 0 {
+		fmt.Fprintln(stderr, "emulator: -invokes must not be negative")
+		return 2
+	}
+	if !*quiet {
+		cfg.Output = stderr
+	}
+
+	report, err := emulator.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	timeline := stdout
+	if *asJSON {
+		timeline = stderr
+	}
+	report.WriteTimeline(timeline)
+	if *asJSON {
+		data, err := json.Marshal(report)
+		if err != nil {
+			fmt.Fprintln(stderr, "emulator: summary:", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "%s\n", data)
+	}
+	if !report.OK() || (cfg.Fault == emulator.FaultNone && report.Outcome != emulator.OutcomeClean) {
+		return 1
+	}
+	return 0
+}
+
+func knownFault(f emulator.Fault) bool {
+	for _, known := range emulator.Faults {
+		if f == known {
+			return true
+		}
+	}
+	return false
+}
