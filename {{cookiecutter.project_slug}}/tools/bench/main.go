@@ -1,0 +1,351 @@
+// Command bench measures this extension against a bare reference extension under the
+// local emulator (internal/emulator) and writes a table to stdout and the figures as
+// JSON (build/bench/results.json). `make bench` runs it; BENCH_FLAGS passes flags.
+//
+// What it measures, each over several rounds (median and spread):
+//
+//   - init: process start to the first GET /event/next (Lambda's Init phase waits for it);
+//   - per-invoke overhead: INVOKE delivered to the extension back in /event/next, p50
+//     and p99 per round over -invokes invocations;
+//   - peak RSS of the extension process, and shutdown time;
+//   - the stripped binary and the layer zip, per architecture in -archs;
+//
+// for the extension as rendered (cmd/NAME, with the demo processor) and for the bare
+// extension in tools/bench/bare (register + next loop, nothing else), and their ratios.
+// Then, with -work of simulated work per invocation, what the sync and the async
+// variant add to each invocation (tools/bench/work wires the project's own runner and
+// queue around a sleep), the telemetry listener's throughput when this variant has
+// one, and the Go micro-benchmarks of internal/.
+//
+// Usage:
+//
+//	go run ./tools/bench -ext NAME [-archs "amd64 arm64"] [-rounds 5] [-invokes 1000] ...
+//
+// bench is a development tool: nothing it builds goes into the layer.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-session" {
+		os.Exit(sessionMain(os.Stdin, os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	ext            string
+	archs          []string
+	rounds         int
+	invokes        int
+	work           time.Duration
+	workInvokes    int
+	workRounds     int
+	telRecords     int
+	telBatch       int
+	micro          bool
+	microBenchtime string
+	out            string
+	dir            string
+	goCmd          string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	archs := flags.String("archs", runtime.GOARCH, "architectures to measure binary and layer zip sizes for (space-separated: amd64 arm64)")
+	flags.StringVar(&o.ext, "ext", "", "the extension's name: cmd/NAME is built (required)")
+	flags.IntVar(&o.rounds, "rounds", 5, "rounds of each extension under the emulator")
+	flags.IntVar(&o.invokes, "invokes", 1000, "invocations per round")
+	flags.DurationVar(&o.work, "work", 50*time.Millisecond, "simulated work per invocation for the sync/async comparison")
+	flags.IntVar(&o.workInvokes, "work-invokes", 100, "invocations per round of the sync/async comparison")
+	flags.IntVar(&o.workRounds, "work-rounds", 3, "rounds of the sync/async comparison")
+	flags.IntVar(&o.telRecords, "telemetry-records", 200000, "telemetry records to deliver per round of the listener throughput test")
+	flags.IntVar(&o.telBatch, "telemetry-batch", 1000, "records per delivered telemetry batch (Lambda's maxItems)")
+	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of internal/")
+	flags.StringVar(&o.microBenchtime, "micro-benchtime", "1s", "-benchtime for the micro-benchmarks (e.g. 1s, 100x)")
+	flags.StringVar(&o.out, "out", "build/bench/results.json", "where to write the JSON results")
+	flags.StringVar(&o.dir, "dir", "build/bench", "directory for the binaries, zips and extension logs the bench builds")
+	flags.StringVar(&o.goCmd, "go", "go", "the go command")
+	if err := flags.Parse(args); err != nil {
+		return o, err
+	}
+	o.archs = strings.Fields(*archs)
+	var problems []string
+	if o.ext == "" {
+		problems = append(problems, "-ext is required (the NAME of cmd/NAME)")
+	}
+	if flags.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments %q", flags.Args()))
+	}
+	for _, a := range o.archs {
+		if a != "amd64" && a != "arm64" {
+			problems = append(problems, fmt.Sprintf("-archs: %q is not amd64 or arm64", a))
+		}
+	}
+	if o.rounds < 1 || o.invokes < 1 || o.workRounds < 1 || o.workInvokes < 1 {
+		problems = append(problems, "-rounds, -invokes, -work-rounds and -work-invokes must be at least 1")
+	}
+	if o.work < 0 || o.telRecords < 1 || o.telBatch < 1 {
+		problems = append(problems, "-work must not be negative; -telemetry-records and -telemetry-batch must be at least 1")
+	}
+	if len(problems) > 0 {
+		return o, errors.New(strings.Join(problems, "\n"))
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 2
+	}
+	res, err := bench(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	if err := writeJSON(o.out, res); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	if err := writeTable(stdout, res); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nJSON: %s\n", o.out)
+	return 0
+}
+
+// subject is one extension binary under test.
+type subject struct {
+	key  string // "ours", "bare"
+	pkg  string // Go package to build
+	name string // file name, the name it registers with
+	host string // host binary
+}
+
+func bench(ctx context.Context, o options, progress io.Writer) (*Results, error) {
+	root, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", o.ext)); err != nil {
+		return nil, fmt.Errorf("run from the project root: cmd/%s: %w", o.ext, err)
+	}
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	b := builder{goCmd: o.goCmd, dir: root}
+	res := newResults(o, root)
+	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+
+	subjects := []*subject{
+		{key: "ours", pkg: "./cmd/" + o.ext, name: o.ext},
+		{key: "bare", pkg: "./tools/bench/bare", name: "bare-extension"},
+	}
+	// ---- build: host binaries, then per-architecture binaries and layer zips.
+	say("building %s and the bare extension", o.ext)
+	hostDir := filepath.Join(dir, "host")
+	for _, s := range subjects {
+		s.host = filepath.Join(hostDir, s.key, s.name)
+		if err := b.build(ctx, s.pkg, s.host, "", ""); err != nil {
+			return nil, err
+		}
+	}
+	workBin := filepath.Join(hostDir, "work", "bench-work")
+	if err := b.build(ctx, "./tools/bench/work", workBin, "", ""); err != nil {
+		return nil, err
+	}
+	layerTool := filepath.Join(hostDir, "layerzip")
+	if err := b.build(ctx, "./tools/layerzip", layerTool, "", ""); err != nil {
+		return nil, err
+	}
+	for _, arch := range o.archs {
+		sizes := map[string]Size{}
+		for _, s := range subjects {
+			bin := filepath.Join(dir, arch, s.key, "extensions", s.name)
+			zip := filepath.Join(dir, arch, s.key+".zip")
+			if err := b.build(ctx, s.pkg, bin, "linux", arch); err != nil {
+				return nil, err
+			}
+			if err := layerZip(ctx, layerTool, bin, "extensions/"+s.name, zip); err != nil {
+				return nil, err
+			}
+			binSize, err := fileSize(bin)
+			if err != nil {
+				return nil, err
+			}
+			zipSize, err := fileSize(zip)
+			if err != nil {
+				return nil, err
+			}
+			sizes[s.key] = Size{BinaryBytes: binSize, LayerZipBytes: zipSize}
+		}
+		res.Sizes[arch] = sizes
+	}
+
+	// ---- lifecycle rounds: ours and bare alternate, the order flipping every round,
+	// after one untimed warm-up each (page cache, first exec).
+	logDir := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	rounds := map[string][]sessionResult{}
+	for _, s := range subjects {
+		if _, err := runSession(ctx, sessionRequest{Binary: s.host, Invokes: 10, Log: filepath.Join(logDir, s.key+"-warmup.log")}); err != nil {
+			return nil, err
+		}
+	}
+	for r := range o.rounds {
+		order := subjects
+		if r%2 == 1 {
+			order = []*subject{subjects[1], subjects[0]}
+		}
+		for _, s := range order {
+			say("round %d/%d: %s, %d invokes", r+1, o.rounds, s.key, o.invokes)
+			sr, err := runSession(ctx, sessionRequest{
+				Binary:  s.host,
+				Invokes: o.invokes,
+				Log:     filepath.Join(logDir, fmt.Sprintf("%s-round%d.log", s.key, r+1)),
+			})
+			if err != nil {
+				return nil, err
+			}
+			rounds[s.key] = append(rounds[s.key], sr)
+		}
+	}
+	for _, s := range subjects {
+		res.Runtime[s.key] = runtimeFigures(rounds[s.key])
+	}
+
+	// ---- sync vs async with simulated work.
+	res.Work, err = benchWork(ctx, o, root, workBin, logDir, say)
+	if err != nil {
+		return nil, err
+	}
+
+	// ---- telemetry listener throughput.
+	res.Telemetry, err = benchTelemetry(ctx, o, say)
+	if err != nil {
+		return nil, err
+	}
+
+	// ---- micro-benchmarks.
+	if o.micro {
+		say("micro-benchmarks (go test -bench, -benchtime %s)", o.microBenchtime)
+		pkgs, err := benchmarkPackages(root)
+		if err != nil {
+			return nil, err
+		}
+		res.Micro, err = runMicro(ctx, b, o.microBenchtime, pkgs)
+		if err != nil {
+			return nil, err
+		}
+	}
+	res.finish()
+	return res, nil
+}
+
+// benchWork runs the work extension in each mode this variant has.
+func benchWork(ctx context.Context, o options, root, bin, logDir string, say func(string, ...any)) (Work, error) {
+	w := Work{
+		WorkMs:      ms(o.work),
+		Invokes:     o.workInvokes,
+		Rounds:      o.workRounds,
+		SpacingMs:   ms(o.work),
+		Modes:       map[string]*WorkMode{},
+		Description: "INVOKE delivered to back in /event/next with -work of simulated work per invocation: the PostRuntimeExtensionsDuration a function that returns at once is billed for",
+	}
+	modes := []string{"sync", "async"}
+	if _, err := os.Stat(filepath.Join(root, "internal", "queue")); err != nil {
+		w.Modes["async"] = &WorkMode{Available: false, Reason: "n/a in this variant: internal/queue is absent (processing=sync)"}
+		modes = modes[:1]
+	}
+	for _, mode := range modes {
+		var added50, added99 []float64
+		m := &WorkMode{Available: true}
+		for r := range o.workRounds {
+			say("work round %d/%d: %s, %s per invoke, %d invokes", r+1, o.workRounds, mode, o.work, o.workInvokes)
+			statsFile := filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.json", mode, r+1))
+			sr, err := runSession(ctx, sessionRequest{
+				Binary:  bin,
+				Env:     []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String(), "BENCH_STATS_FILE=" + statsFile},
+				Invokes: o.workInvokes,
+				// Idle time between invocations as long as the work, so that an async
+				// worker can keep up; Lambda would thaw it for the next invocation.
+				Spacing: o.work,
+				Log:     filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.log", mode, r+1)),
+			})
+			if err != nil {
+				return w, err
+			}
+			added50 = append(added50, ms(percentile(sr.Invokes, 50)))
+			added99 = append(added99, ms(percentile(sr.Invokes, 99)))
+			var st workStats
+			data, err := os.ReadFile(statsFile)
+			if err != nil {
+				return w, fmt.Errorf("work %s: the extension wrote no stats: %w", mode, err)
+			}
+			if err := json.Unmarshal(data, &st); err != nil {
+				return w, fmt.Errorf("work %s: stats: %w", mode, err)
+			}
+			m.Invokes += st.Invokes
+			m.Worked += st.Worked
+			m.Dropped += st.Dropped
+			m.Unflushed += st.Unflushed
+		}
+		m.AddedP50Ms = summarize(added50)
+		m.AddedP99Ms = summarize(added99)
+		w.Modes[mode] = m
+	}
+	return w, nil
+}
+
+// workStats is what tools/bench/work writes to BENCH_STATS_FILE.
+type workStats struct {
+	Invokes   uint64 `json:"invokes"`
+	Worked    uint64 `json:"worked"`
+	Dropped   uint64 `json:"dropped"`
+	Unflushed uint64 `json:"unflushed"`
+}
+
+func runtimeFigures(rounds []sessionResult) Runtime {
+	var init, p50, p99, rss, shutdown []float64
+	for _, r := range rounds {
+		init = append(init, ms(r.Init))
+		p50 = append(p50, us(percentile(r.Invokes, 50)))
+		p99 = append(p99, us(percentile(r.Invokes, 99)))
+		rss = append(rss, float64(r.PeakRSS))
+		shutdown = append(shutdown, ms(r.Shutdown))
+	}
+	return Runtime{
+		InitMs:       summarize(init),
+		InvokeP50Us:  summarize(p50),
+		InvokeP99Us:  summarize(p99),
+		PeakRSSBytes: summarize(rss),
+		ShutdownMs:   summarize(shutdown),
+	}
+}
