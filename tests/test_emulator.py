@@ -1,0 +1,130 @@
+"""`make local` runs the baked extension under the rendered repo's Lambda emulator
+(tools/emulator): it works in every combination, its JSON summary says what happened,
+fault modes behave as documented, and a broken rule fails the run."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import BASE_ANSWERS, COMBINATION_PARAMS, go_env, project_of, require_tool, run
+
+EXTENSION = BASE_ANSWERS["extension_name"]
+PREFIX = EXTENSION.upper().replace("-", "_") + "_"
+
+
+@pytest.fixture
+def project(baked, options):
+    require_tool("go")
+    require_tool("make")
+    return project_of(baked(**options))
+
+
+def summary_of(proc):
+    """The emulator's one-line JSON summary among make's output."""
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('{"extension"')]
+    assert len(lines) == 1, "no single JSON summary in:\n" + proc.stdout
+    return json.loads(lines[0])
+
+
+def extension_logs(proc):
+    """The extension's JSON log lines (the emulator passes them on to stderr)."""
+    logs = []
+    for line in proc.stderr.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "msg" in entry:
+            logs.append(entry)
+    return logs
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS)
+def test_make_local_runs_a_clean_lifecycle(project, options):
+    proc = run(["make", "local", "EMULATOR_FLAGS=-json -invokes 4 -spacing 10ms"], cwd=project)
+
+    summary = summary_of(proc)
+    assert summary["extension"] == EXTENSION
+    assert summary["registered"] and summary["registered_name"] == EXTENSION
+    assert summary["events"] == ["INVOKE", "SHUTDOWN"]
+    assert summary["ok"] and summary["violations"] == []
+    assert summary["outcome"] == "clean" and summary["exit_code"] == 0
+    assert len(summary["invokes"]) == 4
+    assert all(invoke["back_in_next"] for invoke in summary["invokes"])
+    assert len({invoke["request_id"] for invoke in summary["invokes"]}) == 4
+    assert summary["shutdown"]["reason"] == "spindown" and summary["shutdown"]["before_deadline"]
+    # Built for this machine, where make local said it would put it.
+    assert (project / "build" / "local" / "extensions" / EXTENSION).is_file()
+    # The human timeline goes to stderr with -json; the extension's logs too.
+    assert "== summary" in proc.stderr
+    messages = [entry["msg"] for entry in extension_logs(proc)]
+    assert "registered" in messages and "shutdown complete" in messages
+    if options["processing"] == "sync":
+        assert messages.count("invocation") == 4
+    else:
+        drained = [e for e in extension_logs(proc) if e["msg"] == "queue drained"]
+        assert len(drained) == 1 and drained[0]["flushed"] == 4, drained
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_make_local_prints_a_human_timeline_by_default(project):
+    proc = run(["make", "local"], cwd=project)
+
+    for what in ("registered", "init done", "INVOKE", "back in next", "SHUTDOWN", "exit"):
+        assert what in proc.stdout, "%r missing from the timeline:\n%s" % (what, proc.stdout)
+    assert "outcome         clean" in proc.stdout
+    assert "violations      none" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "options",
+    [p for p in COMBINATION_PARAMS if p.values[0]["architecture"] == "x86_64"],
+)
+@pytest.mark.parametrize(
+    "fault, outcome, exit_code, report",
+    [
+        ("next-500", "exit-error", 1, "Extension.RuntimeError"),
+        ("malformed-event", "exit-error", 1, "Extension.MalformedEvent"),
+        ("register-403", "crash", 1, None),
+        ("unknown-shutdown-reason", "clean", 0, None),
+    ],
+)
+def test_make_local_fault_modes(project, fault, outcome, exit_code, report):
+    # A fault run passes (make exits 0) when the extension breaks no rule.
+    proc = run(["make", "local", "EMULATOR_FLAGS=-json -fault " + fault], cwd=project)
+
+    summary = summary_of(proc)
+    assert summary["fault"] == fault
+    assert summary["ok"], summary["violations"]
+    assert summary["outcome"] == outcome and summary["exit_code"] == exit_code
+    assert [r["type"] for r in summary["error_reports"]] == ([report] if report else [])
+    if exit_code:
+        assert 0 <= summary["exit_after_fault_ms"] < 2000
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_a_renamed_binary_registers_under_its_new_file_name(project, tmp_path):
+    # Lambda requires Lambda-Extension-Name to be the file name in /opt/extensions; the
+    # extension takes it from argv[0], so renaming the file keeps the rule (the
+    # emulator's own tests cover a binary that breaks it).
+    run(["make", "local"], cwd=project)
+    renamed = tmp_path / "renamed-extension"
+    shutil.copy2(project / "build" / "local" / "extensions" / EXTENSION, renamed)
+
+    proc = run(["go", "run", "./tools/emulator", "-json", str(renamed)], cwd=project, env=go_env())
+
+    summary = summary_of(proc)
+    assert summary["ok"] and summary["registered_name"] == "renamed-extension"
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_make_local_fails_when_a_deadline_is_missed(project):
+    # No extension is in /event/next 1ns after it starts: the emulator reports the
+    # init timeout, kills it and make local fails.
+    proc = run(["make", "local", "EMULATOR_FLAGS=-json -init-timeout 1ns"], cwd=project, check=False)
+
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    summary = summary_of(proc)
+    assert not summary["ok"] and summary["outcome"] == "killed"
+    assert any("Init timeout" in v for v in summary["violations"]), summary["violations"]
