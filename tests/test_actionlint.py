@@ -35,8 +35,13 @@ def actionlint(request, tmp_path_factory):
     binary = gobin / "actionlint"
     if binary.is_file() and os.access(binary, os.X_OK):
         return binary
-    env = {k: v for k, v in os.environ.items() if k not in ("GOOS", "GOARCH", "GOFLAGS", "GOWORK")}
-    env.update(GOBIN=str(gobin), GOTOOLCHAIN="local", CGO_ENABLED="0")
+    # Not GOTOOLCHAIN=local: actionlint v1.7.12 needs Go 1.25, which an older
+    # local Go fetches through the proxy (Go's default, GOTOOLCHAIN=auto).
+    drop = ("GOOS", "GOARCH", "GOFLAGS", "GOWORK", "GOTOOLCHAIN")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if env.get("GOPROXY") == "off":  # the suite's offline setting for baked projects
+        del env["GOPROXY"]
+    env.update(GOBIN=str(gobin), CGO_ENABLED="0")
     proc = run(
         [go, "install", "%s@%s" % (ACTIONLINT, ACTIONLINT_VERSION)],
         cwd=gobin,
