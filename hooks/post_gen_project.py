@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ANSWERS = json.loads(
-    """
+    r"""
 {
   "processing": {{ cookiecutter.processing | tojson }}
 }

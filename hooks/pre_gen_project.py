@@ -11,7 +11,7 @@ import re
 import sys
 
 ANSWERS = json.loads(
-    """
+    r"""
 {
   "project_name": {{ cookiecutter.project_name | tojson }},
   "project_slug": {{ cookiecutter.project_slug | tojson }},
