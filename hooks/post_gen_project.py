@@ -9,7 +9,8 @@ from pathlib import Path
 ANSWERS = json.loads(
     r"""
 {
-  "processing": {{ cookiecutter.processing | tojson }}
+  "processing": {{ cookiecutter.processing | tojson }},
+  "telemetry": {{ cookiecutter.telemetry | tojson }}
 }
 """
 )
@@ -20,6 +21,12 @@ PROJECT = Path.cwd()
 VARIANT_FILES = ["processor/processor{}.go", "processor/processor{}_test.go"]
 # Whole packages only the async variant uses.
 ASYNC_ONLY = ["internal/queue"]
+# Files only the telemetry option uses.
+TELEMETRY_ONLY = [
+    "internal/telemetry",
+    "processor/telemetry.go",
+    "processor/telemetry_test.go",
+]
 
 
 def remove(relative):
@@ -41,8 +48,15 @@ def select_processing_variant(processing):
             remove(relative)
 
 
+def remove_telemetry_files(telemetry):
+    if not telemetry:
+        for relative in TELEMETRY_ONLY:
+            remove(relative)
+
+
 def main():
     select_processing_variant(ANSWERS["processing"])
+    remove_telemetry_files(ANSWERS["telemetry"])
     return 0
 
 

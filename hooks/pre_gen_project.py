@@ -20,6 +20,7 @@ ANSWERS = json.loads(
   "description": {{ cookiecutter.description | tojson }},
   "author": {{ cookiecutter.author | tojson }},
   "processing": {{ cookiecutter.processing | tojson }},
+  "telemetry": {{ cookiecutter.telemetry | tojson }},
   "architecture": {{ cookiecutter.architecture | tojson }},
   "go_version": {{ cookiecutter.go_version | tojson }},
   "license": {{ cookiecutter.license | tojson }}
@@ -98,6 +99,14 @@ def choice(*allowed):
     return check
 
 
+def check_boolean(value):
+    # cookiecutter turns yes/no, true/false, on/off, 1/0 given as text into a boolean;
+    # anything else that reaches here (a number, null) came through the Python API.
+    if not isinstance(value, bool):
+        return "must be true or false (yes or no on the command line), got %r" % (value,)
+    return None
+
+
 def check_go_version(value):
     match = re.fullmatch(r"1\.(\d+)(\.\d+)?", value)
     if not match or int(match.group(1)) < 22:
@@ -113,6 +122,7 @@ CHECKS = {
     "description": check_one_line,
     "author": check_one_line,
     "processing": choice("sync", "async"),
+    "telemetry": check_boolean,
     "architecture": choice("x86_64", "arm64", "both"),
     "go_version": check_go_version,
     "license": choice("MIT", "Apache-2.0", "Proprietary"),
@@ -123,7 +133,10 @@ def main():
     failures = []
     for name, check in CHECKS.items():
         value = ANSWERS[name]
-        problem = "must be text" if not isinstance(value, str) else check(value)
+        if check is check_boolean:
+            problem = check(value)
+        else:
+            problem = "must be text" if not isinstance(value, str) else check(value)
         if problem:
             failures.append("ERROR: %s %s" % (name, problem))
     for line in failures:
