@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+{%- if cookiecutter.telemetry %}
+	"slices"
+{%- endif %}
 	"strconv"
 	"strings"
 	"time"
@@ -34,11 +37,38 @@ type Config struct {
 	// to fill up (default 1s).
 	FlushInterval time.Duration
 {%- endif %}
+{%- if cookiecutter.telemetry %}
+
+	// TelemetryTypes is PREFIX_TELEMETRY_TYPES: the comma-separated record types to
+	// subscribe to, of platform, function and extension (default all three).
+	TelemetryTypes string
+	// TelemetryMaxItems is PREFIX_TELEMETRY_MAX_ITEMS: records Lambda buffers before
+	// it delivers a batch (1000 to 10000, default 1000).
+	TelemetryMaxItems int
+	// TelemetryMaxBytes is PREFIX_TELEMETRY_MAX_BYTES: bytes Lambda buffers before it
+	// delivers a batch (262144 to 1048576, default 262144).
+	TelemetryMaxBytes int
+	// TelemetryTimeoutMs is PREFIX_TELEMETRY_TIMEOUT_MS: milliseconds Lambda buffers
+	// before it delivers a batch (25 to 30000, default 100).
+	TelemetryTimeoutMs int
+	// TelemetryPort is PREFIX_TELEMETRY_PORT: the port of the listener Lambda delivers
+	// to (1024 to 65535, not 9001; default 4243).
+	TelemetryPort int
+{%- endif %}
 }
 
 {%- if cookiecutter.processing == "async" %}
 
 const defaultBatchSize = 64
+{%- endif %}
+{%- if cookiecutter.telemetry %}
+
+// Telemetry defaults and Lambda's limits for them.
+const (
+	defaultTelemetryTypes = "platform,function,extension"
+	defaultTelemetryPort  = 4243
+	runtimeAPIPort        = 9001
+)
 {%- endif %}
 
 // LookupFunc finds an environment variable; os.LookupEnv is one.
@@ -57,11 +87,25 @@ func Load(lookup LookupFunc) (Config, error) {
 		BatchSize:     r.integer("BATCH_SIZE", defaultBatchSize, 1, 1_000_000),
 		FlushInterval: r.duration("FLUSH_INTERVAL", time.Second, time.Millisecond, time.Minute),
 {%- endif %}
+{%- if cookiecutter.telemetry %}
+
+		TelemetryTypes:     r.telemetryTypes("TELEMETRY_TYPES", defaultTelemetryTypes),
+		TelemetryMaxItems:  r.integer("TELEMETRY_MAX_ITEMS", 1_000, 1_000, 10_000),
+		TelemetryMaxBytes:  r.integer("TELEMETRY_MAX_BYTES", 262_144, 262_144, 1_048_576),
+		TelemetryTimeoutMs: r.integer("TELEMETRY_TIMEOUT_MS", 100, 25, 30_000),
+		TelemetryPort:      r.integer("TELEMETRY_PORT", defaultTelemetryPort, 1024, 65535),
+{%- endif %}
 	}
 {%- if cookiecutter.processing == "async" %}
 	if cfg.BatchSize > cfg.QueueSize {
 		r.fail("BATCH_SIZE", fmt.Sprintf("must not exceed %sQUEUE_SIZE (%d), got %d", Prefix, cfg.QueueSize, cfg.BatchSize))
 		cfg.BatchSize = min(defaultBatchSize, cfg.QueueSize)
+	}
+{%- endif %}
+{%- if cookiecutter.telemetry %}
+	if cfg.TelemetryPort == runtimeAPIPort {
+		r.fail("TELEMETRY_PORT", fmt.Sprintf("must not be %d: that is the Runtime API's port", runtimeAPIPort))
+		cfg.TelemetryPort = defaultTelemetryPort
 	}
 {%- endif %}
 	return cfg, errors.Join(r.errs...)
@@ -112,6 +156,31 @@ func (r *reader) integer(name string, def, low, high int) int {
 	return n
 }
 
+{% if cookiecutter.telemetry -%}
+// telemetryTypes reads a comma-separated list of platform, function and extension,
+// each at most once, and returns it normalised ("platform,function").
+func (r *reader) telemetryTypes(name, def string) string {
+	value, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	var types []string
+	for _, t := range strings.Split(value, ",") {
+		t = strings.ToLower(strings.TrimSpace(t))
+		switch {
+		case t != "platform" && t != "function" && t != "extension":
+			r.fail(name, fmt.Sprintf("must be a comma-separated list of platform, function and extension, got %q", value))
+			return def
+		case slices.Contains(types, t):
+			r.fail(name, fmt.Sprintf("names %s twice, got %q", t, value))
+			return def
+		}
+		types = append(types, t)
+	}
+	return strings.Join(types, ",")
+}
+
+{% endif -%}
 // duration accepts Go durations ("250ms", "2s") and plain numbers of milliseconds.
 func (r *reader) duration(name string, def, low, high time.Duration) time.Duration {
 	value, ok := r.get(name)

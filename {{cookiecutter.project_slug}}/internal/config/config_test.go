@@ -30,6 +30,14 @@ func TestDefaults(t *testing.T) {
 		BatchSize:     64,
 		FlushInterval: time.Second,
 {%- endif %}
+{%- if cookiecutter.telemetry %}
+
+		TelemetryTypes:     "platform,function,extension",
+		TelemetryMaxItems:  1000,
+		TelemetryMaxBytes:  262144,
+		TelemetryTimeoutMs: 100,
+		TelemetryPort:      4243,
+{%- endif %}
 	}
 	if cfg != want {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
@@ -59,6 +67,46 @@ func TestValidValues(t *testing.T) {
 {%- endif %}
 }
 
+{% if cookiecutter.telemetry -%}
+func TestTelemetryValues(t *testing.T) {
+	tests := []struct {
+		types, maxItems, maxBytes, timeoutMs, port string
+		want                                       config.Config
+	}{
+		{"platform", "1000", "262144", "25", "1024", config.Config{
+			TelemetryTypes: "platform", TelemetryMaxItems: 1000, TelemetryMaxBytes: 262144, TelemetryTimeoutMs: 25, TelemetryPort: 1024,
+		}},
+		{" Function , PLATFORM ", "10000", "1048576", "30000", "65535", config.Config{
+			TelemetryTypes: "function,platform", TelemetryMaxItems: 10000, TelemetryMaxBytes: 1048576, TelemetryTimeoutMs: 30000, TelemetryPort: 65535,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.types, func(t *testing.T) {
+			cfg, err := config.Load(lookup(map[string]string{
+				config.Prefix + "TELEMETRY_TYPES":      tt.types,
+				config.Prefix + "TELEMETRY_MAX_ITEMS":  tt.maxItems,
+				config.Prefix + "TELEMETRY_MAX_BYTES":  tt.maxBytes,
+				config.Prefix + "TELEMETRY_TIMEOUT_MS": tt.timeoutMs,
+				config.Prefix + "TELEMETRY_PORT":       tt.port,
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := config.Config{
+				TelemetryTypes:     cfg.TelemetryTypes,
+				TelemetryMaxItems:  cfg.TelemetryMaxItems,
+				TelemetryMaxBytes:  cfg.TelemetryMaxBytes,
+				TelemetryTimeoutMs: cfg.TelemetryTimeoutMs,
+				TelemetryPort:      cfg.TelemetryPort,
+			}
+			if got != tt.want {
+				t.Errorf("telemetry settings = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+{% endif -%}
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	tests := []struct {
 		variable string
@@ -75,6 +123,21 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"BATCH_SIZE", "2000"},
 		{"FLUSH_INTERVAL", "0s"},
 		{"FLUSH_INTERVAL", "2h"},
+{%- endif %}
+{%- if cookiecutter.telemetry %}
+		{"TELEMETRY_TYPES", "platform,logs"},
+		{"TELEMETRY_TYPES", "function,function"},
+		{"TELEMETRY_TYPES", ","},
+		{"TELEMETRY_MAX_ITEMS", "999"},
+		{"TELEMETRY_MAX_ITEMS", "10001"},
+		{"TELEMETRY_MAX_BYTES", "262143"},
+		{"TELEMETRY_MAX_BYTES", "1048577"},
+		{"TELEMETRY_TIMEOUT_MS", "24"},
+		{"TELEMETRY_TIMEOUT_MS", "30001"},
+		{"TELEMETRY_TIMEOUT_MS", "1s"},
+		{"TELEMETRY_PORT", "9001"},
+		{"TELEMETRY_PORT", "80"},
+		{"TELEMETRY_PORT", "65536"},
 {%- endif %}
 	}
 	for _, tt := range tests {
