@@ -20,16 +20,23 @@ func NewHandler[T any](q *Queue[T], record func(extapi.Event) T, log *slog.Logge
 	return &Handler[T]{queue: q, record: record, log: log}
 }
 
-// Invoke queues the event's record; a full queue drops it, and the drop is logged on
-// the 1st, 2nd, 4th, 8th... occurrence so a burst cannot flood the logs.
+// Invoke queues the event's record without blocking (see Offer).
 func (h *Handler[T]) Invoke(_ context.Context, ev extapi.Event) error {
-	if h.queue.Offer(h.record(ev)) {
-		return nil
+	h.Offer(h.record(ev), "request_id", ev.RequestID)
+	return nil
+}
+
+// Offer queues item without blocking, from any goroutine (the event loop, or the
+// telemetry listener). A full queue drops it, and the drop is logged, with attrs, on
+// the 1st, 2nd, 4th, 8th... occurrence so a burst cannot flood the logs.
+func (h *Handler[T]) Offer(item T, attrs ...any) bool {
+	if h.queue.Offer(item) {
+		return true
 	}
 	if dropped := h.queue.Stats().Dropped; dropped&(dropped-1) == 0 {
-		h.log.Warn("queue full, record dropped", "request_id", ev.RequestID, "dropped_total", dropped)
+		h.log.Warn("queue full, record dropped", append(attrs, "dropped_total", dropped)...)
 	}
-	return nil
+	return false
 }
 
 // Shutdown drains the queue until ctx ends and logs the final counts.
