@@ -16,6 +16,9 @@ import (
 
 	"{{ cookiecutter.go_module }}/internal/config"
 	"{{ cookiecutter.go_module }}/internal/extapi"
+{%- if cookiecutter.telemetry %}
+	"{{ cookiecutter.go_module }}/internal/telemetry"
+{%- endif %}
 )
 
 // Processor does the extension's work. The demo logs one JSON record per invocation;
@@ -38,6 +41,20 @@ func (p *Processor) Invoke(ctx context.Context, ev extapi.Event) error {
 	return nil
 }
 
+{% if cookiecutter.telemetry -%}
+// Telemetry receives each batch Lambda delivers to the Telemetry API listener, one
+// batch at a time, before the listener answers Lambda. It runs on the listener's
+// goroutine, possibly while Invoke runs: guard any state both touch. Keep it short:
+// Lambda drops records when the listener is slow (platform.logsDropped). By
+// SHUTDOWN the listener has stopped, so Shutdown runs after the last batch.
+func (p *Processor) Telemetry(ctx context.Context, batch []telemetry.Record) error {
+	for _, rec := range batch {
+		p.handleTelemetry(rec)
+	}
+	return nil
+}
+
+{% endif -%}
 // Shutdown runs once at SHUTDOWN; ctx ends shortly before Lambda's deadline.
 func (p *Processor) Shutdown(ctx context.Context, ev extapi.Event) error {
 	p.log.Info("processor stopped", "invocations", p.invocations)

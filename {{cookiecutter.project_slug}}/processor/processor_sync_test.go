@@ -59,3 +59,20 @@ func TestShutdownReportsTheCount(t *testing.T) {
 		t.Errorf("logs = %s", logs.String())
 	}
 }
+{%- if cookiecutter.telemetry %}
+
+func TestTelemetryBatchesAreHandledInline(t *testing.T) {
+	var logs bytes.Buffer
+	p, _ := New(config.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err := p.Telemetry(context.Background(), parseSample(t)); err != nil {
+		t.Fatal(err)
+	}
+	// Handled before Telemetry returns, that is before the listener answers Lambda.
+	if n := strings.Count(logs.String(), `"msg":"invocation report"`); n != 2 {
+		t.Errorf("%d report lines, want 2:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), `"msg":"function log"`); n != 2 {
+		t.Errorf("%d function log lines, want 2:\n%s", n, logs.String())
+	}
+}
+{%- endif %}

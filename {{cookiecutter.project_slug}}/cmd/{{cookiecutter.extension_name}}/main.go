@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+{%- if cookiecutter.telemetry %}
+	"strings"
+{%- endif %}
 	"syscall"
 
 	"{{ cookiecutter.go_module }}/internal/config"
@@ -16,6 +19,9 @@ import (
 	"{{ cookiecutter.go_module }}/internal/queue"
 {%- endif %}
 	"{{ cookiecutter.go_module }}/internal/runner"
+{%- if cookiecutter.telemetry %}
+	"{{ cookiecutter.go_module }}/internal/telemetry"
+{%- endif %}
 	"{{ cookiecutter.go_module }}/processor"
 )
 
@@ -55,10 +61,49 @@ func run() int {
 				return nil, err
 			}
 			q.Start(context.WithoutCancel(ctx))
+{%- if cookiecutter.telemetry %}
+			handler := queue.NewHandler(q, proc.Record, log)
+			// Telemetry records go through the same queue as invocations.
+			session, err := telemetry.Open(ctx, client, telemetryOptions(cfg), func(_ context.Context, batch []telemetry.Record) error {
+				for _, rec := range batch {
+					if item, ok := proc.Telemetry(rec); ok {
+						handler.Offer(item, "telemetry_type", rec.Type)
+					}
+				}
+				return nil
+			}, log)
+			if err != nil {
+				return nil, err
+			}
+			return telemetry.NewHandler(handler, session), nil
+{%- else %}
 			return queue.NewHandler(q, proc.Record, log), nil
+{%- endif %}
+{%- elif cookiecutter.telemetry %}
+			// Telemetry batches reach the processor on the listener's goroutine.
+			session, err := telemetry.Open(ctx, client, telemetryOptions(cfg), proc.Telemetry, log)
+			if err != nil {
+				return nil, err
+			}
+			return telemetry.NewHandler(proc, session), nil
 {%- else %}
 			return proc, nil
 {%- endif %}
 		},
 	})
 }
+{%- if cookiecutter.telemetry %}
+
+// telemetryOptions turns the configuration into the Telemetry API subscription.
+func telemetryOptions(cfg config.Config) telemetry.Options {
+	return telemetry.Options{
+		Types: strings.Split(cfg.TelemetryTypes, ","),
+		Buffering: telemetry.Buffering{
+			MaxItems:  cfg.TelemetryMaxItems,
+			MaxBytes:  cfg.TelemetryMaxBytes,
+			TimeoutMs: cfg.TelemetryTimeoutMs,
+		},
+		Port: cfg.TelemetryPort,
+	}
+}
+{%- endif %}
