@@ -37,6 +37,7 @@ BASE_ANSWERS = {
 AXES = {
     "processing": ["sync", "async"],
     "architecture": ["x86_64", "arm64", "both"],
+    "telemetry": [False, True],
 }
 
 COMBINATIONS = [dict(zip(AXES, values)) for values in itertools.product(*AXES.values())]
