@@ -39,6 +39,7 @@ type Queue[T any] struct {
 	stop    chan struct{}
 	done    chan struct{}
 	pending []T // the worker's unfinished batch, handed to Drain after done
+	started atomic.Bool
 	// batched is the size of the worker's batch still filling up (not yet being
 	// flushed), for Drain to count when the deadline comes before the worker stops.
 	batched atomic.Int64
@@ -62,7 +63,10 @@ func New[T any](opts Options, flush FlushFunc[T], log *slog.Logger) (*Queue[T], 
 }
 
 // Start runs the worker. Its flushes get ctx, which should outlive the event loop.
-func (q *Queue[T]) Start(ctx context.Context) { go q.work(ctx) }
+func (q *Queue[T]) Start(ctx context.Context) {
+	q.started.Store(true)
+	go q.work(ctx)
+}
 
 // Offer queues item without blocking. It returns false, and counts a drop, when the
 // queue is full.
@@ -139,6 +143,9 @@ func (q *Queue[T]) send(ctx context.Context, batch []T) {
 // What is left then is counted as Unflushed. It returns the final counts.
 func (q *Queue[T]) Drain(ctx context.Context) Stats {
 	close(q.stop)
+	if !q.started.Load() {
+		close(q.done) // no worker to wait for: Drain flushes everything itself
+	}
 	select {
 	case <-q.done:
 	case <-ctx.Done():

@@ -165,24 +165,51 @@ func TestDrainStopsAtDeadline(t *testing.T) {
 }
 
 func TestDrainCountsWhatTheDeadlineLeft(t *testing.T) {
-	s := &sink{entered: make(chan struct{}, 16), release: make(chan struct{})}
-	q := newQueue(t, queue.Options{Capacity: 10, BatchSize: 2, FlushInterval: time.Hour}, s)
-	q.Start(context.Background())
-	q.Offer(0)
-	q.Offer(1)
-	<-s.entered // first batch in flight
-	for i := 2; i < 7; i++ {
+	ctx, cancel := context.WithCancel(context.Background())
+	var sizes []int
+	// The second flush is cut by the deadline (here: a cancel during it).
+	flush := func(fctx context.Context, batch []int) error {
+		sizes = append(sizes, len(batch))
+		if len(sizes) == 2 {
+			cancel()
+			return fctx.Err()
+		}
+		return nil
+	}
+	q, err := queue.New(queue.Options{Capacity: 10, BatchSize: 2, FlushInterval: time.Hour}, flush, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No worker: Drain alone flushes, so the order of events is fixed.
+	for i := range 7 {
 		q.Offer(i)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-s.entered // Drain's first batch has started: let the worker's finish, then stop
-		cancel()
-	}()
-	go func() { s.release <- struct{}{} }() // finish the worker's flush only
 	stats := q.Drain(ctx)
-	if stats.Flushed != 2 || stats.Failed != 2 || stats.Unflushed != 3 {
+	if stats != (queue.Stats{Flushed: 2, Failed: 2, Unflushed: 3}) {
 		t.Errorf("stats = %+v, want 2 flushed, 2 failed (cut by the deadline), 3 unflushed", stats)
+	}
+	if !slices.Equal(sizes, []int{2, 2}) {
+		t.Errorf("flushed batch sizes = %v, want [2 2]", sizes)
+	}
+}
+
+func TestDrainWithoutStartDoesNotWaitForTheDeadline(t *testing.T) {
+	s := &sink{}
+	q := newQueue(t, queue.Options{Capacity: 10, BatchSize: 4, FlushInterval: time.Hour}, s)
+	for i := range 5 {
+		q.Offer(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	done := make(chan queue.Stats, 1)
+	go func() { done <- q.Drain(ctx) }()
+	select {
+	case stats := <-done:
+		if stats != (queue.Stats{Flushed: 5}) || !slices.Equal(s.sizes(), []int{4, 1}) {
+			t.Errorf("stats = %+v, batches %v", stats, s.sizes())
+		}
+	case <-time.After(maxWait):
+		t.Fatal("Drain of a queue whose worker never started waited for its deadline")
 	}
 }
 
