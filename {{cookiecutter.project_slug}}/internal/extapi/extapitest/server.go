@@ -46,7 +46,9 @@ type Server struct {
 func New(t testing.TB) *Server {
 	s := &Server{replies: map[string]Reply{}, events: make(chan Reply, 64), gone: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	// Vanish, not Close: an /event/next still waiting when the test ends must not
+	// hold Close (which waits for every active request) forever.
+	t.Cleanup(s.Vanish)
 	return s
 }
 
