@@ -35,14 +35,22 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"{{ cookiecutter.go_module }}/internal/config"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "-session" {
-		os.Exit(sessionMain(os.Stdin, os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "-session":
+			os.Exit(sessionMain(os.Stdin, os.Stdout, os.Stderr))
+		case "-telemetry-session":
+			os.Exit(telemetrySessionMain(os.Stdin, os.Stdout, os.Stderr))
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -54,6 +62,7 @@ type options struct {
 	archs          []string
 	rounds         int
 	invokes        int
+	initSamples    int
 	work           time.Duration
 	workInvokes    int
 	workRounds     int
@@ -74,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.StringVar(&o.ext, "ext", "", "the extension's name: cmd/NAME is built (required)")
 	flags.IntVar(&o.rounds, "rounds", 5, "rounds of each extension under the emulator")
 	flags.IntVar(&o.invokes, "invokes", 1000, "invocations per round")
+	flags.IntVar(&o.initSamples, "init-samples", 10, "extra init-only runs (no INVOKE) of each extension per round; a round's init is the median of all its runs")
 	flags.DurationVar(&o.work, "work", 50*time.Millisecond, "simulated work per invocation for the sync/async comparison")
 	flags.IntVar(&o.workInvokes, "work-invokes", 100, "invocations per round of the sync/async comparison")
 	flags.IntVar(&o.workRounds, "work-rounds", 3, "rounds of the sync/async comparison")
@@ -102,6 +112,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.rounds < 1 || o.invokes < 1 || o.workRounds < 1 || o.workInvokes < 1 {
 		problems = append(problems, "-rounds, -invokes, -work-rounds and -work-invokes must be at least 1")
+	}
+	if o.initSamples < 0 {
+		problems = append(problems, "-init-samples must not be negative")
 	}
 	if o.work < 0 || o.telRecords < 1 || o.telBatch < 1 {
 		problems = append(problems, "-work must not be negative; -telemetry-records and -telemetry-batch must be at least 1")
@@ -140,10 +153,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // subject is one extension binary under test.
 type subject struct {
-	key  string // "ours", "bare"
-	pkg  string // Go package to build
-	name string // file name, the name it registers with
-	host string // host binary
+	key  string   // "ours", "ours_quiet", "bare"
+	pkg  string   // Go package to build
+	name string   // file name, the name it registers with
+	host string   // host binary
+	env  []string // extra environment for its runs
 }
 
 func bench(ctx context.Context, o options, progress io.Writer) (*Results, error) {
@@ -162,10 +176,9 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	res := newResults(o, root)
 	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
 
-	subjects := []*subject{
-		{key: "ours", pkg: "./cmd/" + o.ext, name: o.ext},
-		{key: "bare", pkg: "./tools/bench/bare", name: "bare-extension"},
-	}
+	ours := &subject{key: "ours", pkg: "./cmd/" + o.ext, name: o.ext}
+	bare := &subject{key: "bare", pkg: "./tools/bench/bare", name: "bare-extension"}
+	subjects := []*subject{ours, bare} // what is built and sized
 	// ---- build: host binaries, then per-architecture binaries and layer zips.
 	say("building %s and the bare extension", o.ext)
 	hostDir := filepath.Join(dir, "host")
@@ -213,21 +226,28 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
+	// ours_quiet is ours with the log level at warn: the template's machinery without
+	// the demo processor's log lines, to tell the two costs apart.
+	quiet := &subject{key: "ours_quiet", host: ours.host, env: []string{config.Prefix + "LOG_LEVEL=warn"}}
+	runs := []*subject{ours, quiet, bare}
 	rounds := map[string][]sessionResult{}
+	inits := map[string][]float64{} // per round: the median init of its runs
 	for _, s := range subjects {
-		if _, err := runSession(ctx, sessionRequest{Binary: s.host, Invokes: 10, Log: filepath.Join(logDir, s.key+"-warmup.log")}); err != nil {
+		if _, err := runSession(ctx, sessionRequest{Binary: s.host, Env: s.env, Invokes: 10, Log: filepath.Join(logDir, s.key+"-warmup.log")}); err != nil {
 			return nil, err
 		}
 	}
 	for r := range o.rounds {
-		order := subjects
+		order := slices.Clone(runs)
 		if r%2 == 1 {
-			order = []*subject{subjects[1], subjects[0]}
+			slices.Reverse(order)
 		}
+		roundInits := map[string][]float64{}
 		for _, s := range order {
 			say("round %d/%d: %s, %d invokes", r+1, o.rounds, s.key, o.invokes)
 			sr, err := runSession(ctx, sessionRequest{
 				Binary:  s.host,
+				Env:     s.env,
 				Invokes: o.invokes,
 				Log:     filepath.Join(logDir, fmt.Sprintf("%s-round%d.log", s.key, r+1)),
 			})
@@ -235,10 +255,32 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 				return nil, err
 			}
 			rounds[s.key] = append(rounds[s.key], sr)
+			roundInits[s.key] = append(roundInits[s.key], ms(sr.Init))
+		}
+		// Init is one figure per run and noisy on a shared machine: take more of them,
+		// the two extensions taking turns.
+		if o.initSamples > 0 {
+			say("round %d/%d: %d init-only runs of each", r+1, o.rounds, o.initSamples)
+		}
+		for i := range o.initSamples {
+			for _, s := range order {
+				sr, err := runSession(ctx, sessionRequest{
+					Binary: s.host,
+					Env:    s.env,
+					Log:    filepath.Join(logDir, fmt.Sprintf("%s-round%d-init%d.log", s.key, r+1, i+1)),
+				})
+				if err != nil {
+					return nil, err
+				}
+				roundInits[s.key] = append(roundInits[s.key], ms(sr.Init))
+			}
+		}
+		for _, s := range runs {
+			inits[s.key] = append(inits[s.key], summarize(roundInits[s.key]).Median)
 		}
 	}
-	for _, s := range subjects {
-		res.Runtime[s.key] = runtimeFigures(rounds[s.key])
+	for _, s := range runs {
+		res.Runtime[s.key] = runtimeFigures(rounds[s.key], inits[s.key])
 	}
 
 	// ---- sync vs async with simulated work.
@@ -248,7 +290,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	}
 
 	// ---- telemetry listener throughput.
-	res.Telemetry, err = benchTelemetry(ctx, o, say)
+	res.Telemetry, err = benchTelemetry(ctx, o, logDir, say)
 	if err != nil {
 		return nil, err
 	}
@@ -332,17 +374,17 @@ type workStats struct {
 	Unflushed uint64 `json:"unflushed"`
 }
 
-func runtimeFigures(rounds []sessionResult) Runtime {
-	var init, p50, p99, rss, shutdown []float64
+// runtimeFigures summarizes the rounds; inits holds each round's init in ms.
+func runtimeFigures(rounds []sessionResult, inits []float64) Runtime {
+	var p50, p99, rss, shutdown []float64
 	for _, r := range rounds {
-		init = append(init, ms(r.Init))
 		p50 = append(p50, us(percentile(r.Invokes, 50)))
 		p99 = append(p99, us(percentile(r.Invokes, 99)))
 		rss = append(rss, float64(r.PeakRSS))
 		shutdown = append(shutdown, ms(r.Shutdown))
 	}
 	return Runtime{
-		InitMs:       summarize(init),
+		InitMs:       summarize(inits),
 		InvokeP50Us:  summarize(p50),
 		InvokeP99Us:  summarize(p99),
 		PeakRSSBytes: summarize(rss),

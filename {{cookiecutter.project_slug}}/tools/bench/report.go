@@ -52,6 +52,7 @@ type Machine struct {
 type Settings struct {
 	Rounds           int      `json:"rounds"`
 	Invokes          int      `json:"invokes"`
+	InitSamples      int      `json:"init_samples"` // init-only runs per extension and round
 	WorkMs           float64  `json:"work_ms"`
 	WorkInvokes      int      `json:"work_invokes"`
 	WorkRounds       int      `json:"work_rounds"`
@@ -63,7 +64,7 @@ type Settings struct {
 
 // Runtime is one extension's lifecycle figures over the rounds.
 type Runtime struct {
-	InitMs       Summary `json:"init_ms"`        // process start -> first /event/next
+	InitMs       Summary `json:"init_ms"`        // process start -> first /event/next; per round, the median of its runs
 	InvokeP50Us  Summary `json:"invoke_p50_us"`  // per round: p50 of INVOKE delivered -> back in next
 	InvokeP99Us  Summary `json:"invoke_p99_us"`  // per round: p99 of the same
 	PeakRSSBytes Summary `json:"peak_rss_bytes"` // -1 when the system does not say
@@ -78,13 +79,30 @@ type Size struct {
 
 // Ratios are ours / bare (medians); null where bare's figure is zero.
 type Ratios struct {
-	Init      *float64            `json:"init"`
-	InvokeP50 *float64            `json:"invoke_p50"`
-	InvokeP99 *float64            `json:"invoke_p99"`
-	PeakRSS   *float64            `json:"peak_rss"`
-	Shutdown  *float64            `json:"shutdown"`
-	Binary    map[string]*float64 `json:"binary"`
-	LayerZip  map[string]*float64 `json:"layer_zip"`
+	RuntimeRatios
+	Binary   map[string]*float64 `json:"binary"`
+	LayerZip map[string]*float64 `json:"layer_zip"`
+	// OursQuiet are the ratios of ours at log level warn to bare.
+	OursQuiet RuntimeRatios `json:"ours_quiet"`
+}
+
+// RuntimeRatios compare the lifecycle figures of two extensions.
+type RuntimeRatios struct {
+	Init      *float64 `json:"init"`
+	InvokeP50 *float64 `json:"invoke_p50"`
+	InvokeP99 *float64 `json:"invoke_p99"`
+	PeakRSS   *float64 `json:"peak_rss"`
+	Shutdown  *float64 `json:"shutdown"`
+}
+
+func runtimeRatios(a, b Runtime) RuntimeRatios {
+	return RuntimeRatios{
+		Init:      ratioOf(a.InitMs.Median, b.InitMs.Median),
+		InvokeP50: ratioOf(a.InvokeP50Us.Median, b.InvokeP50Us.Median),
+		InvokeP99: ratioOf(a.InvokeP99Us.Median, b.InvokeP99Us.Median),
+		PeakRSS:   ratioOf(a.PeakRSSBytes.Median, b.PeakRSSBytes.Median),
+		Shutdown:  ratioOf(a.ShutdownMs.Median, b.ShutdownMs.Median),
+	}
 }
 
 // Work compares the variants with simulated work per invocation.
@@ -127,7 +145,7 @@ func newResults(o options, root string) *Results {
 		StartedAt:     time.Now().UTC(),
 		Machine:       machine(),
 		Settings: Settings{
-			Rounds: o.rounds, Invokes: o.invokes, WorkMs: ms(o.work), WorkInvokes: o.workInvokes,
+			Rounds: o.rounds, Invokes: o.invokes, InitSamples: o.initSamples, WorkMs: ms(o.work), WorkInvokes: o.workInvokes,
 			WorkRounds: o.workRounds, TelemetryRecords: o.telRecords, TelemetryBatch: o.telBatch,
 			Archs: o.archs,
 		},
@@ -196,15 +214,12 @@ func ratioOf(a, b float64) *float64 {
 func (r *Results) finish() {
 	r.FinishedAt = time.Now().UTC()
 	r.Machine.LoadAvgEnd = loadAvg()
-	ours, bare := r.Runtime["ours"], r.Runtime["bare"]
+	bare := r.Runtime["bare"]
 	r.Ratios = Ratios{
-		Init:      ratioOf(ours.InitMs.Median, bare.InitMs.Median),
-		InvokeP50: ratioOf(ours.InvokeP50Us.Median, bare.InvokeP50Us.Median),
-		InvokeP99: ratioOf(ours.InvokeP99Us.Median, bare.InvokeP99Us.Median),
-		PeakRSS:   ratioOf(ours.PeakRSSBytes.Median, bare.PeakRSSBytes.Median),
-		Shutdown:  ratioOf(ours.ShutdownMs.Median, bare.ShutdownMs.Median),
-		Binary:    map[string]*float64{},
-		LayerZip:  map[string]*float64{},
+		RuntimeRatios: runtimeRatios(r.Runtime["ours"], bare),
+		OursQuiet:     runtimeRatios(r.Runtime["ours_quiet"], bare),
+		Binary:        map[string]*float64{},
+		LayerZip:      map[string]*float64{},
 	}
 	for arch, sizes := range r.Sizes {
 		r.Ratios.Binary[arch] = ratioOf(float64(sizes["ours"].BinaryBytes), float64(sizes["bare"].BinaryBytes))
@@ -355,24 +370,25 @@ func writeTable(out io.Writer, r *Results) error {
 	fmt.Fprintf(out, "\n== bench: %s (%s variant) vs the bare extension\n", r.Extension, r.Processing)
 	fmt.Fprintf(out, "machine: %s/%s, %d CPUs (%s), kernel %s, %s\n", m.GOOS, m.GOARCH, m.NumCPU, m.CPUModel, m.Kernel, m.GoVersion)
 	fmt.Fprintf(out, "load average (1/5/15 min): %s at start, %s at end\n", fmtLoad(m.LoadAvgStart), fmtLoad(m.LoadAvgEnd))
-	fmt.Fprintf(out, "%d rounds x %d invokes under the emulator; median [min – max] over rounds\n\n", r.Settings.Rounds, r.Settings.Invokes)
+	fmt.Fprintf(out, "%d rounds x %d invokes (and %d init-only runs) of each under the emulator; median [min – max] over rounds\n\n", r.Settings.Rounds, r.Settings.Invokes, r.Settings.InitSamples)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	ours, bare := r.Runtime["ours"], r.Runtime["bare"]
-	fmt.Fprintln(tw, "figure\tours\tbare\tours/bare\ttarget")
-	fmt.Fprintf(tw, "init (start -> first next)\t%s\t%s\t%s\t%s\n", spread(ours.InitMs, fmtMs), spread(bare.InitMs, fmtMs), fmtRatio(r.Ratios.Init), r.target("init"))
-	fmt.Fprintf(tw, "invoke overhead p50\t%s\t%s\t%s\t%s\n", spread(ours.InvokeP50Us, fmtUs), spread(bare.InvokeP50Us, fmtUs), fmtRatio(r.Ratios.InvokeP50), r.target("invoke_p50"))
-	fmt.Fprintf(tw, "invoke overhead p99\t%s\t%s\t%s\t\n", spread(ours.InvokeP99Us, fmtUs), spread(bare.InvokeP99Us, fmtUs), fmtRatio(r.Ratios.InvokeP99))
-	fmt.Fprintf(tw, "peak RSS\t%s\t%s\t%s\t%s\n", spread(ours.PeakRSSBytes, fmtMiB), spread(bare.PeakRSSBytes, fmtMiB), fmtRatio(r.Ratios.PeakRSS), r.target("peak_rss"))
-	fmt.Fprintf(tw, "shutdown (SHUTDOWN -> exit)\t%s\t%s\t%s\t\n", spread(ours.ShutdownMs, fmtMs), spread(bare.ShutdownMs, fmtMs), fmtRatio(r.Ratios.Shutdown))
+	ours, quiet, bare := r.Runtime["ours"], r.Runtime["ours_quiet"], r.Runtime["bare"]
+	q := r.Ratios.OursQuiet
+	fmt.Fprintln(tw, "figure\tours\tbare\tours/bare\ttarget\tours at LOG_LEVEL=warn\t/bare")
+	fmt.Fprintf(tw, "init (start -> first next)\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InitMs, fmtMs), spread(bare.InitMs, fmtMs), fmtRatio(r.Ratios.Init), r.target("init"), spread(quiet.InitMs, fmtMs), fmtRatio(q.Init))
+	fmt.Fprintf(tw, "invoke overhead p50\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InvokeP50Us, fmtUs), spread(bare.InvokeP50Us, fmtUs), fmtRatio(r.Ratios.InvokeP50), r.target("invoke_p50"), spread(quiet.InvokeP50Us, fmtUs), fmtRatio(q.InvokeP50))
+	fmt.Fprintf(tw, "invoke overhead p99\t%s\t%s\t%s\t\t%s\t%s\n", spread(ours.InvokeP99Us, fmtUs), spread(bare.InvokeP99Us, fmtUs), fmtRatio(r.Ratios.InvokeP99), spread(quiet.InvokeP99Us, fmtUs), fmtRatio(q.InvokeP99))
+	fmt.Fprintf(tw, "peak RSS\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.PeakRSSBytes, fmtMiB), spread(bare.PeakRSSBytes, fmtMiB), fmtRatio(r.Ratios.PeakRSS), r.target("peak_rss"), spread(quiet.PeakRSSBytes, fmtMiB), fmtRatio(q.PeakRSS))
+	fmt.Fprintf(tw, "shutdown (SHUTDOWN -> exit)\t%s\t%s\t%s\t\t%s\t%s\n", spread(ours.ShutdownMs, fmtMs), spread(bare.ShutdownMs, fmtMs), fmtRatio(r.Ratios.Shutdown), spread(quiet.ShutdownMs, fmtMs), fmtRatio(q.Shutdown))
 	for _, arch := range sortedKeys(r.Sizes) {
 		s := r.Sizes[arch]
 		binTarget := ""
 		if arch == "amd64" {
 			binTarget = r.target("binary_amd64")
 		}
-		fmt.Fprintf(tw, "binary %s (stripped)\t%s\t%s\t%s\t%s\n", arch, fmtMB(s["ours"].BinaryBytes), fmtMB(s["bare"].BinaryBytes), fmtRatio(r.Ratios.Binary[arch]), binTarget)
-		fmt.Fprintf(tw, "layer zip %s\t%s\t%s\t%s\t%s\n", arch, fmtMB(s["ours"].LayerZipBytes), fmtMB(s["bare"].LayerZipBytes), fmtRatio(r.Ratios.LayerZip[arch]), r.target("layer_zip_"+arch))
+		fmt.Fprintf(tw, "binary %s (stripped)\t%s\t%s\t%s\t%s\t\t\n", arch, fmtMB(s["ours"].BinaryBytes), fmtMB(s["bare"].BinaryBytes), fmtRatio(r.Ratios.Binary[arch]), binTarget)
+		fmt.Fprintf(tw, "layer zip %s\t%s\t%s\t%s\t%s\t\t\n", arch, fmtMB(s["ours"].LayerZipBytes), fmtMB(s["bare"].LayerZipBytes), fmtRatio(r.Ratios.LayerZip[arch]), r.target("layer_zip_"+arch))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -383,6 +399,7 @@ func writeTable(out io.Writer, r *Results) error {
 	fmt.Fprintln(out, "added = INVOKE delivered -> back in next (billed as PostRuntimeExtensionsDuration)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "mode\tadded p50\tadded p99\tworked/invokes\tdropped\tunflushed\ttarget")
+	var notes []string
 	for _, mode := range []string{"sync", "async"} {
 		m := w.Modes[mode]
 		target := ""
@@ -390,17 +407,19 @@ func writeTable(out io.Writer, r *Results) error {
 			target = r.target("async_added_p50")
 		}
 		if m == nil || !m.Available {
-			reason := "n/a"
+			fmt.Fprintf(tw, "%s\tn/a\tn/a\t\t\t\t%s\n", mode, target)
 			if m != nil {
-				reason = m.Reason
+				notes = append(notes, mode+": "+m.Reason)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t%s\n", mode, reason, target)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%s\n", mode, spread(m.AddedP50Ms, fmtMs), spread(m.AddedP99Ms, fmtMs), m.Worked, m.Invokes, m.Dropped, m.Unflushed, target)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, note := range notes {
+		fmt.Fprintln(out, note)
 	}
 
 	writeTelemetryTable(out, r)
