@@ -53,6 +53,12 @@ def combination_id(options):
 
 COMBINATION_PARAMS = [pytest.param(c, id=combination_id(c)) for c in COMBINATIONS]
 
+# The architecture answer changes only the Makefile, template.yaml and docs, never a
+# Go file (test_go checks that). Tests that run the Go code itself (go test, the
+# emulator) need one bake per value of the other axes: architecture "both" builds all.
+GO_SOURCE_COMBINATIONS = [c for c in COMBINATIONS if c["architecture"] == "both"]
+GO_SOURCE_PARAMS = [pytest.param(c, id=combination_id(c)) for c in GO_SOURCE_COMBINATIONS]
+
 # What each architecture answer builds: Go architectures, their SAM layer
 # logical ids and ELF machine numbers.
 GOARCHES = {"x86_64": ["amd64"], "arm64": ["arm64"], "both": ["amd64", "arm64"]}

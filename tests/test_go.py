@@ -11,6 +11,7 @@ from conftest import (
     AXES,
     BASE_ANSWERS,
     COMBINATION_PARAMS,
+    GO_SOURCE_PARAMS,
     GOARCHES,
     assert_static_executable,
     go_env,
@@ -34,7 +35,27 @@ def test_make_fmt_check(project):
     run(["make", "fmt-check"], cwd=project)
 
 
-@pytest.mark.parametrize("options", COMBINATION_PARAMS)
+def go_sources(result):
+    """{relative path: content} of every Go source and go.mod in a fresh bake."""
+    project = project_of(result)
+    return {
+        str(path): (project / path).read_bytes()
+        for path in result.rendered_files
+        if path.suffix == ".go" or path.name in ("go.mod", "go.sum")
+    }
+
+
+@pytest.mark.parametrize("options", GO_SOURCE_PARAMS)
+def test_architecture_answer_changes_no_go_source(baked, options):
+    """Why make test runs once per GO_SOURCE_PARAMS, not per architecture."""
+    sources = go_sources(baked(**options))
+    assert "go.mod" in sources and len(sources) > 10, sorted(sources)
+    for architecture in AXES["architecture"]:
+        other = go_sources(baked(**{**options, "architecture": architecture}))
+        assert other == sources, "architecture=%s renders different Go code" % architecture
+
+
+@pytest.mark.parametrize("options", GO_SOURCE_PARAMS)
 def test_make_test_vets_and_passes_with_race(project):
     require_tool("gcc")  # the race detector needs cgo
     # A hung test fails within minutes, with goroutine dumps, instead of
