@@ -26,7 +26,7 @@ def actionlint(request, tmp_path_factory):
     Without network the install fails: the tests skip with the reason locally
     and fail in CI (CI=true)."""
     go = require_tool("go")
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
     gobin = (
         Path(cache.mkdir("actionlint-" + ACTIONLINT_VERSION))
         if cache is not None
