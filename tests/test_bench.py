@@ -141,9 +141,9 @@ def test_make_bench_writes_every_figure(bench_results):
             check_summary(figures["added_p50_ms"], WORK_ROUNDS, where=mode)
             check_summary(figures["added_p99_ms"], WORK_ROUNDS, where=mode)
             assert figures["invokes"] == WORK_ROUNDS * WORK_INVOKES, mode
-            for key in ("worked", "dropped", "unflushed"):
+            for key in ("worked", "dropped", "unfinished"):
                 assert isinstance(figures[key], int) and figures[key] >= 0, (mode, key)
-            assert figures["worked"] + figures["dropped"] + figures["unflushed"] <= figures["invokes"], mode
+            assert figures["worked"] + figures["dropped"] + figures["unfinished"] == figures["invokes"], mode
         else:
             assert figures["available"] is False
             assert "n/a in this variant" in figures["reason"]

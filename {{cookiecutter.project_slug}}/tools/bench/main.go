@@ -357,7 +357,7 @@ func benchWork(ctx context.Context, o options, root, bin, logDir string, say fun
 			m.Invokes += st.Invokes
 			m.Worked += st.Worked
 			m.Dropped += st.Dropped
-			m.Unflushed += st.Unflushed
+			m.Unfinished += st.Unfinished
 		}
 		m.AddedP50Ms = summarize(added50)
 		m.AddedP99Ms = summarize(added99)
@@ -368,10 +368,10 @@ func benchWork(ctx context.Context, o options, root, bin, logDir string, say fun
 
 // workStats is what tools/bench/work writes to BENCH_STATS_FILE.
 type workStats struct {
-	Invokes   uint64 `json:"invokes"`
-	Worked    uint64 `json:"worked"`
-	Dropped   uint64 `json:"dropped"`
-	Unflushed uint64 `json:"unflushed"`
+	Invokes    uint64 `json:"invokes"`
+	Worked     uint64 `json:"worked"`
+	Dropped    uint64 `json:"dropped"`
+	Unfinished uint64 `json:"unfinished"`
 }
 
 // runtimeFigures summarizes the rounds; inits holds each round's init in ms.
