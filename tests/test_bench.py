@@ -148,6 +148,10 @@ def test_make_bench_writes_every_figure(bench_results):
             assert figures["available"] is False
             assert "n/a in this variant" in figures["reason"]
 
+    # The bare extension under the same spacing is the baseline.
+    check_summary(work["baseline"]["added_p50_ms"], WORK_ROUNDS, where="baseline")
+    check_summary(work["baseline"]["added_p99_ms"], WORK_ROUNDS, where="baseline")
+
     tel = results["telemetry"]
     assert tel["available"] is telemetry
     if telemetry:

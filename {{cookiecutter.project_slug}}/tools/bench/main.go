@@ -284,7 +284,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	}
 
 	// ---- sync vs async with simulated work.
-	res.Work, err = benchWork(ctx, o, root, workBin, logDir, say)
+	res.Work, err = benchWork(ctx, o, root, workBin, bare.host, logDir, say)
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +311,9 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	return res, nil
 }
 
-// benchWork runs the work extension in each mode this variant has.
-func benchWork(ctx context.Context, o options, root, bin, logDir string, say func(string, ...any)) (Work, error) {
+// benchWork runs the work extension in each mode this variant has, and the bare
+// extension under the same spacing as the baseline, taking turns in every round.
+func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir string, say func(string, ...any)) (Work, error) {
 	w := Work{
 		WorkMs:      ms(o.work),
 		Invokes:     o.workInvokes,
@@ -326,26 +327,37 @@ func benchWork(ctx context.Context, o options, root, bin, logDir string, say fun
 		w.Modes["async"] = &WorkMode{Available: false, Reason: "n/a in this variant: internal/queue is absent (processing=sync)"}
 		modes = modes[:1]
 	}
+	added50 := map[string][]float64{}
+	added99 := map[string][]float64{}
 	for _, mode := range modes {
-		var added50, added99 []float64
-		m := &WorkMode{Available: true}
-		for r := range o.workRounds {
+		w.Modes[mode] = &WorkMode{Available: true}
+	}
+	for r := range o.workRounds {
+		for _, mode := range append([]string{"bare"}, modes...) {
 			say("work round %d/%d: %s, %s per invoke, %d invokes", r+1, o.workRounds, mode, o.work, o.workInvokes)
-			statsFile := filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.json", mode, r+1))
-			sr, err := runSession(ctx, sessionRequest{
-				Binary:  bin,
-				Env:     []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String(), "BENCH_STATS_FILE=" + statsFile},
+			req := sessionRequest{
+				Binary:  workBin,
 				Invokes: o.workInvokes,
-				// Idle time between invocations as long as the work, so that an async
-				// worker can keep up; Lambda would thaw it for the next invocation.
+				// Idle time between invocations as long as the work: here the process is
+				// never frozen, so an async worker gets just the time its work needs.
 				Spacing: o.work,
 				Log:     filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.log", mode, r+1)),
-			})
+			}
+			statsFile := filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.json", mode, r+1))
+			if mode == "bare" {
+				req.Binary = bareBin
+			} else {
+				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String(), "BENCH_STATS_FILE=" + statsFile}
+			}
+			sr, err := runSession(ctx, req)
 			if err != nil {
 				return w, err
 			}
-			added50 = append(added50, ms(percentile(sr.Invokes, 50)))
-			added99 = append(added99, ms(percentile(sr.Invokes, 99)))
+			added50[mode] = append(added50[mode], ms(percentile(sr.Invokes, 50)))
+			added99[mode] = append(added99[mode], ms(percentile(sr.Invokes, 99)))
+			if mode == "bare" {
+				continue
+			}
 			var st workStats
 			data, err := os.ReadFile(statsFile)
 			if err != nil {
@@ -354,15 +366,18 @@ func benchWork(ctx context.Context, o options, root, bin, logDir string, say fun
 			if err := json.Unmarshal(data, &st); err != nil {
 				return w, fmt.Errorf("work %s: stats: %w", mode, err)
 			}
+			m := w.Modes[mode]
 			m.Invokes += st.Invokes
 			m.Worked += st.Worked
 			m.Dropped += st.Dropped
 			m.Unfinished += st.Unfinished
 		}
-		m.AddedP50Ms = summarize(added50)
-		m.AddedP99Ms = summarize(added99)
-		w.Modes[mode] = m
 	}
+	for _, mode := range modes {
+		w.Modes[mode].AddedP50Ms = summarize(added50[mode])
+		w.Modes[mode].AddedP99Ms = summarize(added99[mode])
+	}
+	w.Baseline = Baseline{AddedP50Ms: summarize(added50["bare"]), AddedP99Ms: summarize(added99["bare"])}
 	return w, nil
 }
 

@@ -113,6 +113,14 @@ type Work struct {
 	Rounds      int                  `json:"rounds"`
 	SpacingMs   float64              `json:"spacing_ms"`
 	Modes       map[string]*WorkMode `json:"modes"` // "sync", "async"
+	// Baseline is the bare extension under the same spacing, without work.
+	Baseline Baseline `json:"baseline"`
+}
+
+// Baseline is what the bare extension adds to an invocation under the same spacing.
+type Baseline struct {
+	AddedP50Ms Summary `json:"added_p50_ms"`
+	AddedP99Ms Summary `json:"added_p99_ms"`
 }
 
 // WorkMode is one variant's figures, or why there are none.
@@ -402,6 +410,7 @@ func writeTable(out io.Writer, r *Results) error {
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "mode\tadded p50\tadded p99\tworked/invokes\tdropped\tunfinished at exit\ttarget")
 	var notes []string
+	fmt.Fprintf(tw, "bare, no work\t%s\t%s\t\t\t\t\n", spread(w.Baseline.AddedP50Ms, fmtMs), spread(w.Baseline.AddedP99Ms, fmtMs))
 	for _, mode := range []string{"sync", "async"} {
 		m := w.Modes[mode]
 		target := ""
