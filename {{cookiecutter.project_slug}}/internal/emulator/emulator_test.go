@@ -226,7 +226,7 @@ func TestRules(t *testing.T) {
 			violation: "not back in /event/next by the deadline", outcome: OutcomeKilled,
 		},
 		{
-			mode: "telemetry", cfg: Config{Invokes: 1}, outcome: OutcomeClean,
+			mode: "telemetry", cfg: Config{Invokes: 1, Telemetry: TelemetryConfig{Disabled: true}}, outcome: OutcomeClean,
 			check: func(t *testing.T, r *Report, out string) {
 				if !strings.Contains(out, "telemetry status 202") || r.Telemetry.Subscriptions != 1 {
 					t.Errorf("subscriptions %d, output %q", r.Telemetry.Subscriptions, out)
