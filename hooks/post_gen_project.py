@@ -26,6 +26,7 @@ TELEMETRY_ONLY = [
     "internal/telemetry",
     "processor/telemetry.go",
     "processor/telemetry_test.go",
+    "internal/emulator/telemetry_e2e_test.go",
 ]
 
 

@@ -121,6 +121,10 @@ func runE2E(t *testing.T, tc e2eCase) {
 	cfg.Binary = extensionBinary(t)
 	cfg.Output = out
 	cfg.Env = append(cfg.Env, raceExitEnv)
+{%- if cookiecutter.telemetry %}
+	// The tests run extensions in parallel: each telemetry listener takes a free port.
+	cfg.Env = append(cfg.Env, config.Prefix+"TELEMETRY_PORT=0")
+{%- endif %}
 	for k, v := range tc.env {
 		cfg.Env = append(cfg.Env, config.Prefix+k+"="+v)
 	}
@@ -254,7 +258,8 @@ func TestExtensionEndToEnd(t *testing.T) {
 		},
 		{
 			name: "shutdown deadline too short for pending work",
-			cfg:  Config{Invokes: 5, Fault: FaultTightDeadline},
+			// (Telemetry records would share the queue: the count below is of invocations.)
+			cfg: Config{Invokes: 5, Fault: FaultTightDeadline{% if cookiecutter.telemetry %}, Telemetry: TelemetryConfig{Disabled: true}{% endif %}},
 			// Records wait in the queue for a minute: at SHUTDOWN they are all pending.
 			env: map[string]string{"FLUSH_INTERVAL": "1m"},
 			check: func(t *testing.T, r *Report, logs []logLine) {
