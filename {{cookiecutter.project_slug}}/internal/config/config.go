@@ -52,7 +52,8 @@ type Config struct {
 	// before it delivers a batch (25 to 30000, default 100).
 	TelemetryTimeoutMs int
 	// TelemetryPort is PREFIX_TELEMETRY_PORT: the port of the listener Lambda delivers
-	// to (1024 to 65535, not 9001; default 4243).
+	// to (1024 to 65535, not 9001; default 4243). 0 takes any free port, for local
+	// runs of several extensions at once.
 	TelemetryPort int
 {%- endif %}
 }
@@ -93,7 +94,7 @@ func Load(lookup LookupFunc) (Config, error) {
 		TelemetryMaxItems:  r.integer("TELEMETRY_MAX_ITEMS", 1_000, 1_000, 10_000),
 		TelemetryMaxBytes:  r.integer("TELEMETRY_MAX_BYTES", 262_144, 262_144, 1_048_576),
 		TelemetryTimeoutMs: r.integer("TELEMETRY_TIMEOUT_MS", 100, 25, 30_000),
-		TelemetryPort:      r.integer("TELEMETRY_PORT", defaultTelemetryPort, 1024, 65535),
+		TelemetryPort:      r.integer("TELEMETRY_PORT", defaultTelemetryPort, 0, 65535),
 {%- endif %}
 	}
 {%- if cookiecutter.processing == "async" %}
@@ -103,8 +104,12 @@ func Load(lookup LookupFunc) (Config, error) {
 	}
 {%- endif %}
 {%- if cookiecutter.telemetry %}
-	if cfg.TelemetryPort == runtimeAPIPort {
+	switch port := cfg.TelemetryPort; {
+	case port == runtimeAPIPort:
 		r.fail("TELEMETRY_PORT", fmt.Sprintf("must not be %d: that is the Runtime API's port", runtimeAPIPort))
+		cfg.TelemetryPort = defaultTelemetryPort
+	case port > 0 && port < 1024:
+		r.fail("TELEMETRY_PORT", fmt.Sprintf("must be 0 (any free port) or from 1024 to 65535: extensions run unprivileged, got %d", port))
 		cfg.TelemetryPort = defaultTelemetryPort
 	}
 {%- endif %}

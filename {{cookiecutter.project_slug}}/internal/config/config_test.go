@@ -79,6 +79,9 @@ func TestTelemetryValues(t *testing.T) {
 		{" Function , PLATFORM ", "10000", "1048576", "30000", "65535", config.Config{
 			TelemetryTypes: "function,platform", TelemetryMaxItems: 10000, TelemetryMaxBytes: 1048576, TelemetryTimeoutMs: 30000, TelemetryPort: 65535,
 		}},
+		{"extension", "5000", "500000", "1000", "0", config.Config{
+			TelemetryTypes: "extension", TelemetryMaxItems: 5000, TelemetryMaxBytes: 500000, TelemetryTimeoutMs: 1000, TelemetryPort: 0,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.types, func(t *testing.T) {
@@ -137,6 +140,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"TELEMETRY_TIMEOUT_MS", "1s"},
 		{"TELEMETRY_PORT", "9001"},
 		{"TELEMETRY_PORT", "80"},
+		{"TELEMETRY_PORT", "-1"},
 		{"TELEMETRY_PORT", "65536"},
 {%- endif %}
 	}
