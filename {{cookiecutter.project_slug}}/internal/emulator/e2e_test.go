@@ -6,8 +6,11 @@ package emulator
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +55,9 @@ func extensionBinary(t *testing.T) string {
 			return
 		}
 		build.path = filepath.Join(build.dir, extensionName)
+		if build.err = touchSources(goTool); build.err != nil {
+			return
+		}
 		args := []string{"build", "-o", build.path}
 		if raceEnabled {
 			args = append(args, "-race")
@@ -63,6 +69,40 @@ func extensionBinary(t *testing.T) string {
 		t.Fatalf("building %s: %v\n%s", extensionPackage, build.err, build.output)
 	}
 	return build.path
+}
+
+// touchSources stats every source file the extension is built from. go test caches a
+// result until the test binary, or a file or environment variable the test used,
+// changes; the extension is built by a child process the cache cannot see, so without
+// this an edit to processor.go would not rerun these tests.
+func touchSources(goTool string) error {
+	out, err := exec.Command(goTool, "list", "-deps", "-json", extensionPackage).Output()
+	if err != nil {
+		return fmt.Errorf("go list %s: %w", extensionPackage, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var pkg struct {
+			Dir      string
+			Standard bool
+			GoFiles  []string
+			Module   *struct{ GoMod string }
+		}
+		if err := dec.Decode(&pkg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("go list %s: %w", extensionPackage, err)
+		}
+		if pkg.Standard {
+			continue
+		}
+		for _, f := range pkg.GoFiles {
+			os.Stat(filepath.Join(pkg.Dir, f))
+		}
+		if pkg.Module != nil && pkg.Module.GoMod != "" {
+			os.Stat(pkg.Module.GoMod)
+		}
+	}
 }
 
 func cleanupBuilds() {
