@@ -13,11 +13,25 @@ from conftest import BASE_ANSWERS, GOARCHES, REPO_ROOT, project_of, require_tool
 EXTENSION = BASE_ANSWERS["extension_name"]
 
 
-@pytest.mark.parametrize("processing", ["sync", "async"])
-def test_two_fresh_bakes_give_the_same_layer_sha256(cookies_session, processing, record_property):
+# Both processing variants; the telemetry code rides along with one of them.
+VARIANTS = [
+    pytest.param("sync", False, id="sync"),
+    pytest.param("async", True, id="async-telemetry"),
+]
+
+
+@pytest.mark.parametrize("processing, telemetry", VARIANTS)
+def test_two_fresh_bakes_give_the_same_layer_sha256(
+    cookies_session, processing, telemetry, record_property
+):
     require_tool("go")
     require_tool("make")
-    answers = {**BASE_ANSWERS, "processing": processing, "architecture": "both"}
+    answers = {
+        **BASE_ANSWERS,
+        "processing": processing,
+        "telemetry": telemetry,
+        "architecture": "both",
+    }
     # Two bakes of their own (not the session's shared ones): each goes to a
     # new directory, so the project paths differ.
     projects = [
@@ -39,6 +53,7 @@ def test_two_fresh_bakes_give_the_same_layer_sha256(cookies_session, processing,
         )
 
     for goarch, digest in hashes[0].items():
-        record_property("sha256-%s-%s" % (processing, goarch), digest)
-        print("%s-%s.zip (%s) sha256 %s" % (EXTENSION, goarch, processing, digest))
+        variant = processing + ("+telemetry" if telemetry else "")
+        record_property("sha256-%s-%s" % (variant, goarch), digest)
+        print("%s-%s.zip (%s) sha256 %s" % (EXTENSION, goarch, variant, digest))
     assert hashes[0] == hashes[1], "layer zips differ between %s and %s" % tuple(projects)
