@@ -19,14 +19,26 @@ EXTENSION = BASE_ANSWERS["extension_name"]
 # One processing variant is enough here: the template and the Makefile's SAM
 # targets depend on the architecture answer only.
 ARCHITECTURE_PARAMS = [pytest.param(a, id=a) for a in AXES["architecture"]]
+# sam build also with the telemetry code in the binary (both architectures at once).
+BUILD_PARAMS = [pytest.param(a, False, id=a) for a in AXES["architecture"]] + [
+    pytest.param("both", True, id="both-telemetry=true")
+]
 
 
 @pytest.fixture
-def project(baked, architecture):
+def telemetry():
+    """Telemetry answer of the bake; tests that cover it parametrize it."""
+    return False
+
+
+@pytest.fixture
+def project(baked, architecture, telemetry):
     require_tool("sam")
     require_tool("go")
     require_tool("make")
-    return project_of(baked(processing=AXES["processing"][0], architecture=architecture))
+    return project_of(
+        baked(processing=AXES["processing"][0], architecture=architecture, telemetry=telemetry)
+    )
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURE_PARAMS)
@@ -36,7 +48,7 @@ def test_sam_validate_lint(project, aws_env):
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURE_PARAMS)
+@pytest.mark.parametrize("architecture, telemetry", BUILD_PARAMS)
 def test_sam_build_puts_the_extension_in_each_layer(project, architecture, aws_env):
     # build/ and dist/ exist in a developer's tree; sam copies ContentUri (.)
     # with them and must neither fail nor ship them in the layer.
