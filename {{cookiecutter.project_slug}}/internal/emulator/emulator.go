@@ -245,6 +245,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // vanish closes the listener and every connection: the API is gone.
 func (e *Emulator) vanish() {
 	e.goneOnce.Do(func() {
+		// The listener goes first: net/http retries an idempotent GET whose reused
+		// connection dropped, and that retry must find nobody listening.
+		e.ln.Close()
 		close(e.gone)
 		e.srv.Close()
 	})
