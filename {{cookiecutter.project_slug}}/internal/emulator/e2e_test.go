@@ -350,3 +350,67 @@ func TestExtensionWaitsOnAHeldNext(t *testing.T) {
 		},
 	})
 }
+{%- if cookiecutter.processing == "async" %}
+
+// TestFreezeStopsBackgroundWork runs the async extension with an idle gap between two
+// invokes and batches flushed by age (100ms). Running, it flushes in the gap; frozen by
+// the emulator, as Lambda freezes an idle environment, it logs nothing at all in it.
+func TestFreezeStopsBackgroundWork(t *testing.T) {
+	t.Parallel()
+	for _, freeze := range []bool{false, true} {
+		t.Run(fmt.Sprintf("freeze=%v", freeze), func(t *testing.T) {
+			t.Parallel()
+			runE2E(t, e2eCase{
+				cfg: Config{Invokes: 2, Spacing: 600 * time.Millisecond, Freeze: freeze},
+				env: map[string]string{"FLUSH_INTERVAL": "100ms"},
+				check: func(t *testing.T, r *Report, logs []logLine) {
+					cleanShutdown(2)(t, r, logs)
+					if len(r.Invokes) != 2 {
+						return
+					}
+					begin := r.Started
+					gapFrom := begin.Add(r.Invokes[0].At + r.Invokes[0].Extension)
+					gapTo := begin.Add(r.Invokes[1].At)
+					if !freeze {
+						if n := countBetween(t, logs, "batch", gapFrom, gapTo); n == 0 {
+							t.Errorf("no batch flushed by age in the idle gap: the control run shows nothing")
+						}
+						return
+					}
+					if len(r.Frozen) != 1 {
+						t.Fatalf("frozen windows %+v, want one (the gap between the invokes)", r.Frozen)
+					}
+					// 50ms after SIGSTOP the process is surely stopped, whatever the load.
+					from, to := begin.Add(r.Frozen[0].From+50*time.Millisecond), begin.Add(r.Frozen[0].To)
+					if n := countBetween(t, logs, "", from, to); n != 0 {
+						t.Errorf("%d log lines written while the extension was frozen", n)
+					}
+					if n := count(logs, "batch"); n == 0 {
+						t.Errorf("the records were never flushed after the thaw")
+					}
+				},
+			})
+		})
+	}
+}
+
+// countBetween counts the log lines (with message msg, or any when msg is "") whose
+// time lies in [from, to].
+func countBetween(t *testing.T, logs []logLine, msg string, from, to time.Time) int {
+	t.Helper()
+	n := 0
+	for _, l := range logs {
+		if msg != "" && l["msg"] != msg {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(l["time"]))
+		if err != nil {
+			t.Fatalf("log line without a time: %v", l)
+		}
+		if !at.Before(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
+}
+{%- endif %}

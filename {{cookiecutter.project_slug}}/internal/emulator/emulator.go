@@ -114,6 +114,11 @@ type Config struct {
 	ShutdownReason   string        // default "spindown"
 	ShutdownDeadline time.Duration // SHUTDOWN delivery to deadlineMs (default 2s)
 
+	// Freeze stops the extension (SIGSTOP) while the environment is idle between
+	// invocations and continues it (SIGCONT) before the next event, as Lambda freezes
+	// an idle execution environment: background work then waits, as it does there.
+	Freeze bool
+
 	Fault Fault
 	// Hold is how long FaultHeldNext holds the first next (default 35s).
 	Hold time.Duration
@@ -299,6 +304,7 @@ func (e *Emulator) drive(ctx context.Context) error {
 	cmd.WaitDelay = time.Second
 	e.mu.Lock()
 	e.started = time.Now()
+	e.report.Started = e.started
 	err := cmd.Start()
 	if err == nil {
 		e.event(e.started, "start", fmt.Sprintf("%s, Extensions API at %s", e.cfg.Binary, e.ln.Addr()))
@@ -367,6 +373,42 @@ func (d *driver) pause(dur time.Duration) bool {
 	}
 }
 
+// idle is the pause between two invocations, when the environment has nothing to
+// do; with Config.Freeze the extension spends it frozen.
+func (d *driver) idle(dur time.Duration) bool {
+	if d.e.cfg.Freeze && dur > 0 {
+		defer d.freeze()()
+	}
+	return d.pause(dur)
+}
+
+// freeze stops the extension and returns the function that thaws it; both steps go
+// on the timeline, and the frozen window into the report.
+func (d *driver) freeze() (thaw func()) {
+	e := d.e
+	if err := stop(d.cmd.Process); err != nil {
+		e.mu.Lock()
+		e.event(time.Now(), "freeze failed", err.Error())
+		e.mu.Unlock()
+		return func() {}
+	}
+	from := time.Now()
+	e.mu.Lock()
+	e.event(from, "frozen", "SIGSTOP while idle")
+	e.mu.Unlock()
+	return func() {
+		to := time.Now()
+		detail := "SIGCONT"
+		if err := cont(d.cmd.Process); err != nil {
+			detail = "SIGCONT failed: " + err.Error()
+		}
+		e.mu.Lock()
+		e.report.Frozen = append(e.report.Frozen, Window{From: e.since(from), To: e.since(to)})
+		e.event(to, "thawed", detail)
+		e.mu.Unlock()
+	}
+}
+
 func (d *driver) run() {
 	e := d.e
 	cfg := e.cfg
@@ -398,7 +440,7 @@ func (d *driver) run() {
 	}
 
 	for i := range cfg.Invokes {
-		if i > 0 && !d.pause(cfg.Spacing) {
+		if i > 0 && !d.idle(cfg.Spacing) {
 			d.abandon(a)
 			return
 		}

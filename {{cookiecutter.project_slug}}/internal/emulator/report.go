@@ -24,6 +24,9 @@ const (
 // Report is what happened in one run. Durations are measured by the emulator's clock;
 // At fields are offsets from the extension's start.
 type Report struct {
+	// Started is when the extension was started, by the wall clock: At offsets added
+	// to it line up with the times in the extension's own log lines.
+	Started        time.Time
 	Extension      string   // the binary's file name
 	Fault          Fault    // the fault mode, "" for none
 	Registered     bool     // register succeeded
@@ -49,6 +52,9 @@ type Report struct {
 	Signal         string // the signal that ended it, if any
 	Killed         bool   // the emulator killed it (a deadline passed)
 	Interrupted    bool   // the emulator's context ended the run
+
+	// Frozen lists the idle windows the extension spent stopped (Config.Freeze).
+	Frozen []Window
 
 	Outcome    Outcome
 	Violations []string // rules broken and deadlines missed; empty for a good run
@@ -82,6 +88,11 @@ type ErrorReport struct {
 	Type    string // Lambda-Extension-Function-Error-Type
 	Message string
 	At      time.Duration
+}
+
+// Window is a span of the run, as offsets from the extension's start.
+type Window struct {
+	From, To time.Duration
 }
 
 // Entry is one line of the timeline.

@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.DurationVar(&cfg.InitTimeout, "init-timeout", emulator.DefaultInitTimeout, "init phase limit")
 	flags.StringVar(&cfg.ShutdownReason, "shutdown-reason", "", "SHUTDOWN reason (default spindown; "+emulator.UnknownShutdownReason+" with -fault unknown-shutdown-reason)")
 	flags.DurationVar(&cfg.ShutdownDeadline, "shutdown-deadline", 0, "SHUTDOWN delivery to deadlineMs (default 2s; 100ms with -fault tight-deadline)")
+	flags.BoolVar(&cfg.Freeze, "freeze", false, "stop the extension (SIGSTOP) while idle between invocations, as Lambda freezes an idle environment (use with -spacing)")
 	fault := flags.String("fault", "", "fault `mode`: "+faultNames())
 	flags.DurationVar(&cfg.Hold, "hold", emulator.DefaultHold, "how long -fault held-next holds the first next")
 	flags.StringVar(&cfg.FunctionName, "function-name", "local-function", "AWS_LAMBDA_FUNCTION_NAME")
