@@ -239,6 +239,17 @@ func fatal(msg string, report string) func(t *testing.T, r *Report, logs []logLi
 	}
 }
 
+// exitError: the fatal path of the event loop, reported to /exit/error with errorType.
+func exitError(errorType string) func(t *testing.T, r *Report, logs []logLine) {
+	return func(t *testing.T, r *Report, logs []logLine) {
+		t.Helper()
+		fatal("event loop failed", "exit/error")(t, r, logs)
+		if r.Outcome != OutcomeExitError || r.ErrorReports[0].Type != errorType {
+			t.Errorf("outcome %s, reports %+v", r.Outcome, r.ErrorReports)
+		}
+	}
+}
+
 func TestExtensionEndToEnd(t *testing.T) {
 	t.Parallel()
 	cases := []e2eCase{
@@ -258,24 +269,14 @@ func TestExtensionEndToEnd(t *testing.T) {
 			check: fatal("register failed", ""),
 		},
 		{
-			name: "next answers 500",
-			cfg:  Config{Invokes: 2, Fault: FaultNext500},
-			check: func(t *testing.T, r *Report, logs []logLine) {
-				fatal("event loop failed", "exit/error")(t, r, logs)
-				if r.Outcome != OutcomeExitError || r.ErrorReports[0].Type != "Extension.RuntimeError" {
-					t.Errorf("outcome %s, reports %+v", r.Outcome, r.ErrorReports)
-				}
-			},
+			name:  "next answers 500",
+			cfg:   Config{Invokes: 2, Fault: FaultNext500},
+			check: exitError("Extension.RuntimeError"),
 		},
 		{
-			name: "malformed event",
-			cfg:  Config{Invokes: 2, Fault: FaultMalformedEvent},
-			check: func(t *testing.T, r *Report, logs []logLine) {
-				fatal("event loop failed", "exit/error")(t, r, logs)
-				if r.Outcome != OutcomeExitError || r.ErrorReports[0].Type != "Extension.MalformedEvent" {
-					t.Errorf("outcome %s, reports %+v", r.Outcome, r.ErrorReports)
-				}
-			},
+			name:  "malformed event",
+			cfg:   Config{Invokes: 2, Fault: FaultMalformedEvent},
+			check: exitError("Extension.MalformedEvent"),
 		},
 		{
 			name: "API gone mid-run",
