@@ -19,15 +19,28 @@ PROJECT = Path.cwd()
 
 # Files that exist once per processing variant; the chosen one is renamed to the plain name.
 VARIANT_FILES = ["processor/processor{}.go", "processor/processor{}_test.go"]
-# Whole packages only the async variant uses.
-ASYNC_ONLY = ["internal/queue"]
-# Files only the telemetry option uses.
+# Files and packages only the async variant uses.
+ASYNC_ONLY = [
+    "extension/internal/queue",
+    "extension/batch.go",
+    "extension/batch_test.go",
+    "extension/batch_telemetry.go",
+    "extension/batch_telemetry_test.go",
+]
+# Files only the telemetry option uses (the emulator in tools/ stays complete).
 TELEMETRY_ONLY = [
-    "internal/telemetry",
+    "extension/internal/telemetryapi",
+    "extension/telemetry",
+    "extension/telemetry.go",
+    "extension/telemetry_test.go",
+    "extension/batch_telemetry.go",
+    "extension/batch_telemetry_test.go",
     "processor/telemetry.go",
     "processor/telemetry_test.go",
-    "internal/emulator/telemetry_e2e_test.go",
+    "tools/e2e/telemetry_e2e_test.go",
 ]
+# Files that stand in for the telemetry code when the option is off.
+NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]
 
 
 def remove(relative):
@@ -50,9 +63,8 @@ def select_processing_variant(processing):
 
 
 def remove_telemetry_files(telemetry):
-    if not telemetry:
-        for relative in TELEMETRY_ONLY:
-            remove(relative)
+    for relative in NO_TELEMETRY_ONLY if telemetry else TELEMETRY_ONLY:
+        remove(relative)
 
 
 def main():

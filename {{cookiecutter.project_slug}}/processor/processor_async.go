@@ -1,10 +1,12 @@
 // Package processor is where this extension's own work lives: the one file to edit.
+// It reads one package, extension, which runs the lifecycle around it.
 //
-// This is the async variant. For every INVOKE the runner calls Record on the event
-// loop and queues the result without blocking; Lambda gets the extension back in
-// /event/next at once. A worker hands queued records to Flush in batches (by count and
-// by age), and drains the queue at SHUTDOWN before the deadline. Registration, the
-// queue, deadlines and error reporting are wired in internal/ and need no changes.
+// This is the async variant: New returns an extension.Batcher around two functions.
+// For every INVOKE, Record runs on the event loop and its result is queued without
+// blocking; Lambda gets the extension back in /event/next at once. A worker hands
+// queued records to Flush in batches (by count and by age), and the queue is drained
+// at SHUTDOWN before the deadline. (To switch to sync, return a handler whose Invoke
+// does the work inline: see the README.)
 //
 // The worker only runs while the execution environment is thawed: a batch may wait
 // for the next invocation, or for SHUTDOWN, to be flushed.
@@ -15,10 +17,9 @@ import (
 	"log/slog"
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/config"
-	"{{ cookiecutter.go_module }}/internal/extapi"
+	"{{ cookiecutter.go_module }}/extension"
 {%- if cookiecutter.telemetry %}
-	"{{ cookiecutter.go_module }}/internal/telemetry"
+	"{{ cookiecutter.go_module }}/extension/telemetry"
 {%- endif %}
 )
 
@@ -26,36 +27,35 @@ import (
 // as one JSON line; replace Flush with your own (send them to a metrics backend, ...).
 type Processor struct {
 	log         *slog.Logger
-	invocations int
+	invocations int // only Record, on the event loop, touches it
 }
 
-// New builds the processor during Init. An error here is reported to Lambda as an
-// init error and the extension exits.
-func New(cfg config.Config, log *slog.Logger) (*Processor, error) {
-	return &Processor{log: log}, nil
+// New is called once, after the extension registered and before the first event.
+// Read your settings here (x.Settings.Duration("CACHE_TTL", time.Minute) reads
+// {{ cookiecutter.__env_prefix }}CACHE_TTL); a bad value is reported to Lambda for you.
+// An error ends the extension's init.
+func New(x *extension.Extension) (extension.Handler, error) {
+	p := &Processor{log: x.Log}
+{%- if cookiecutter.telemetry %}
+	return extension.NewBatcher(x, p.Record, p.Flush).WithTelemetry(p.Telemetry), nil
 }
 
-{% if cookiecutter.telemetry -%}
-// Item is one unit of queued work: an invocation, or a record Lambda delivered to the
-// Telemetry API listener. Exactly one of the two is set.
+// Item is one queued record: an invocation's or a Telemetry API record.
 type Item struct {
 	Invocation *Record
 	Telemetry  *telemetry.Record
 }
 
-// Record runs on the event loop for every INVOKE, before the extension asks for the
-// next event: keep it cheap. The slow work belongs in Flush.
-func (p *Processor) Record(ev extapi.Event) Item {
+// Record runs on the event loop for every INVOKE; keep it quick.
+func (p *Processor) Record(ev extension.Event) Item {
 	p.invocations++
 	rec := NewRecord(ev, p.invocations, time.Now())
 	return Item{Invocation: &rec}
 }
 
-// Telemetry runs on the telemetry listener for every record Lambda delivers, before
-// the record is queued: keep it cheap, and touch no state Record uses. Return false
-// to leave a record out of the queue. The default keeps what handleTelemetry (in
-// telemetry.go) uses and leaves out extension log lines, which include this
-// extension's own.
+// Telemetry decides which Telemetry API records join the queue. It leaves the
+// extensions' own log lines out (this extension's included: forwarding them would
+// feed its output back into itself).
 func (p *Processor) Telemetry(rec telemetry.Record) (Item, bool) {
 	if rec.Type == telemetry.TypeExtensionLog {
 		return Item{}, false
@@ -63,8 +63,8 @@ func (p *Processor) Telemetry(rec telemetry.Record) (Item, bool) {
 	return Item{Telemetry: &rec}, true
 }
 
-// Flush runs on the worker with up to BATCH_SIZE items. An error is logged and the
-// batch is counted as failed; retry here if your destination needs it.
+// Flush receives batches from the worker goroutine, and at SHUTDOWN from the drain;
+// ctx ends at the SHUTDOWN deadline. An error counts the batch as failed.
 func (p *Processor) Flush(ctx context.Context, batch []Item) error {
 	var invocations []Record
 	for _, item := range batch {
@@ -80,18 +80,20 @@ func (p *Processor) Flush(ctx context.Context, batch []Item) error {
 	}
 	return nil
 }
-{% else -%}
-// Record runs on the event loop for every INVOKE, before the extension asks for the
-// next event: keep it cheap. The slow work belongs in Flush.
-func (p *Processor) Record(ev extapi.Event) Record {
+{%- else %}
+	return extension.NewBatcher(x, p.Record, p.Flush), nil
+}
+
+// Record runs on the event loop for every INVOKE; keep it quick.
+func (p *Processor) Record(ev extension.Event) Record {
 	p.invocations++
 	return NewRecord(ev, p.invocations, time.Now())
 }
 
-// Flush runs on the worker with up to BATCH_SIZE records. An error is logged and the
-// batch is counted as failed; retry here if your destination needs it.
+// Flush receives batches from the worker goroutine, and at SHUTDOWN from the drain;
+// ctx ends at the SHUTDOWN deadline. An error counts the batch as failed.
 func (p *Processor) Flush(ctx context.Context, batch []Record) error {
 	p.log.Info("batch", "count", len(batch), "records", batch)
 	return nil
 }
-{% endif -%}
+{%- endif %}

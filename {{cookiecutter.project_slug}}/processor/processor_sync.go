@@ -1,12 +1,11 @@
 // Package processor is where this extension's own work lives: the one file to edit.
+// It reads one package, extension, which runs the lifecycle around it.
 //
-// The runner calls Invoke for every invocation of the function and Shutdown once when
-// the execution environment shuts down. Registration, the event loop, deadlines and
-// error reporting are wired in internal/ and need no changes.
-//
-// This is the sync variant: Invoke runs before the extension asks Lambda for the next
-// event, so its time is billed as the function's PostRuntimeExtensionsDuration and
-// delays the next invocation. Keep it short.
+// This is the sync variant: New returns the Processor itself as the handler, and
+// Invoke runs before the extension asks Lambda for the next event, so its time is
+// billed as the function's PostRuntimeExtensionsDuration and delays the next
+// invocation. Keep it short. (To switch to async, return
+// extension.NewBatcher(x, record, flush) instead: see the README.)
 package processor
 
 import (
@@ -14,10 +13,9 @@ import (
 	"log/slog"
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/config"
-	"{{ cookiecutter.go_module }}/internal/extapi"
+	"{{ cookiecutter.go_module }}/extension"
 {%- if cookiecutter.telemetry %}
-	"{{ cookiecutter.go_module }}/internal/telemetry"
+	"{{ cookiecutter.go_module }}/extension/telemetry"
 {%- endif %}
 )
 
@@ -28,35 +26,36 @@ type Processor struct {
 	invocations int
 }
 
-// New builds the processor during Init. An error here is reported to Lambda as an
-// init error and the extension exits.
-func New(cfg config.Config, log *slog.Logger) (*Processor, error) {
-	return &Processor{log: log}, nil
+// New is called once, after the extension registered and before the first event.
+// Read your settings here (x.Settings.Duration("CACHE_TTL", time.Minute) reads
+// {{ cookiecutter.__env_prefix }}CACHE_TTL); a bad value is reported to Lambda for you.
+// An error ends the extension's init.
+func New(x *extension.Extension) (extension.Handler, error) {
+	return &Processor{log: x.Log}, nil
 }
 
-// Invoke handles one INVOKE event. ctx ends shortly before the invocation's deadline.
-func (p *Processor) Invoke(ctx context.Context, ev extapi.Event) error {
+// Invoke runs for every invocation of the function; ctx ends shortly before the
+// invocation's deadline. An error is logged and counted as failed.
+func (p *Processor) Invoke(ctx context.Context, ev extension.Event) error {
 	p.invocations++
 	p.log.Info("invocation", "record", NewRecord(ev, p.invocations, time.Now()))
 	return nil
 }
+{%- if cookiecutter.telemetry %}
 
-{% if cookiecutter.telemetry -%}
-// Telemetry receives each batch Lambda delivers to the Telemetry API listener, one
-// batch at a time, before the listener answers Lambda. It runs on the listener's
-// goroutine, possibly while Invoke runs: guard any state both touch. Keep it short:
-// Lambda drops records when the listener is slow (platform.logsDropped). By
-// SHUTDOWN the listener has stopped, so Shutdown runs after the last batch.
+// Telemetry receives the Telemetry API's batches, on the listener's goroutine,
+// concurrently with Invoke: guard any state the two share.
 func (p *Processor) Telemetry(ctx context.Context, batch []telemetry.Record) error {
 	for _, rec := range batch {
 		p.handleTelemetry(rec)
 	}
 	return nil
 }
+{%- endif %}
 
-{% endif -%}
-// Shutdown runs once at SHUTDOWN; ctx ends shortly before Lambda's deadline.
-func (p *Processor) Shutdown(ctx context.Context, ev extapi.Event) error {
+// Shutdown runs once when the execution environment shuts down; ctx ends before
+// Lambda's deadline.
+func (p *Processor) Shutdown(ctx context.Context, ev extension.Event) error {
 	p.log.Info("processor stopped", "invocations", p.invocations)
 	return nil
 }

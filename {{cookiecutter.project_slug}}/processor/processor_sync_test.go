@@ -9,19 +9,25 @@ import (
 	"testing"
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/config"
-	"{{ cookiecutter.go_module }}/internal/extapi"
+	"{{ cookiecutter.go_module }}/extension"
 )
 
-func TestInvokeLogsOneRecordPerInvocation(t *testing.T) {
-	var logs bytes.Buffer
-	p, err := New(config.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+// newTestProcessor builds the processor as Run would, with logs into a buffer.
+func newTestProcessor(t *testing.T, logs *bytes.Buffer) *Processor {
+	t.Helper()
+	h, err := New(extension.ForTest(nil, slog.New(slog.NewJSONHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute).UnixMilli()
+	return h.(*Processor)
+}
+
+func TestInvokeLogsOneRecordPerInvocation(t *testing.T) {
+	var logs bytes.Buffer
+	p := newTestProcessor(t, &logs)
+	deadline := time.Now().Add(time.Minute)
 	for _, id := range []string{"r1", "r2"} {
-		ev := extapi.Event{EventType: extapi.Invoke, RequestID: id, DeadlineMs: deadline, Tracing: extapi.Tracing{Value: "Root=1-" + id}}
+		ev := extension.Event{Type: extension.Invoke, RequestID: id, Deadline: deadline, TraceID: "Root=1-" + id}
 		if err := p.Invoke(context.Background(), ev); err != nil {
 			t.Fatal(err)
 		}
@@ -50,9 +56,9 @@ func TestInvokeLogsOneRecordPerInvocation(t *testing.T) {
 
 func TestShutdownReportsTheCount(t *testing.T) {
 	var logs bytes.Buffer
-	p, _ := New(config.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
-	p.Invoke(context.Background(), extapi.Event{EventType: extapi.Invoke, RequestID: "r1"})
-	if err := p.Shutdown(context.Background(), extapi.Event{EventType: extapi.Shutdown}); err != nil {
+	p := newTestProcessor(t, &logs)
+	p.Invoke(context.Background(), extension.Event{Type: extension.Invoke, RequestID: "r1"})
+	if err := p.Shutdown(context.Background(), extension.Event{Type: extension.Shutdown}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), `"invocations":1`) {
@@ -63,11 +69,10 @@ func TestShutdownReportsTheCount(t *testing.T) {
 
 func TestTelemetryBatchesAreHandledInline(t *testing.T) {
 	var logs bytes.Buffer
-	p, _ := New(config.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	p := newTestProcessor(t, &logs)
 	if err := p.Telemetry(context.Background(), parseSample(t)); err != nil {
 		t.Fatal(err)
 	}
-	// Handled before Telemetry returns, that is before the listener answers Lambda.
 	if n := strings.Count(logs.String(), `"msg":"invocation report"`); n != 2 {
 		t.Errorf("%d report lines, want 2:\n%s", n, logs.String())
 	}

@@ -3,7 +3,7 @@ package processor
 import (
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/extapi"
+	"{{ cookiecutter.go_module }}/extension"
 )
 
 // Record is what the demo keeps about one invocation: something real to look at in
@@ -19,15 +19,15 @@ type Record struct {
 }
 
 // NewRecord describes the invocation ev, the n-th one of this process, seen at now.
-func NewRecord(ev extapi.Event, n int, now time.Time) Record {
+func NewRecord(ev extension.Event, n int, now time.Time) Record {
 	rec := Record{
 		RequestID:  ev.RequestID,
 		Invocation: n,
 		ColdStart:  n == 1,
-		TraceID:    ev.Tracing.Value,
+		TraceID:    ev.TraceID,
 	}
-	if deadline := ev.Deadline(); !deadline.IsZero() {
-		rec.DeadlineHeadroomMs = deadline.Sub(now).Milliseconds()
+	if !ev.Deadline.IsZero() {
+		rec.DeadlineHeadroomMs = ev.Deadline.Sub(now).Milliseconds()
 	}
 	return rec
 }

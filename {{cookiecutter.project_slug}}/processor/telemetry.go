@@ -1,6 +1,6 @@
 package processor
 
-import "{{ cookiecutter.go_module }}/internal/telemetry"
+import "{{ cookiecutter.go_module }}/extension/telemetry"
 
 // handleTelemetry is the default processing of one record from the Telemetry API:
 //

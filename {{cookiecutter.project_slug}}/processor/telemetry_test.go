@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"{{ cookiecutter.go_module }}/internal/config"
-	"{{ cookiecutter.go_module }}/internal/telemetry"
+	"{{ cookiecutter.go_module }}/extension/telemetry"
 )
 
 // sampleBatch is what Lambda delivers around one cold invocation, plus records the
@@ -54,10 +53,7 @@ func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
 
 func TestDefaultTelemetryHandling(t *testing.T) {
 	var logs bytes.Buffer
-	p, err := New(config.Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := &Processor{log: slog.New(slog.NewJSONHandler(&logs, nil))}
 	for _, rec := range parseSample(t) {
 		p.handleTelemetry(rec)
 	}

@@ -40,7 +40,7 @@ import (
 	"syscall"
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/config"
+	"{{ cookiecutter.go_module }}/extension/internal/config"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/emulator"
+	"{{ cookiecutter.go_module }}/tools/internal/emulator"
 )
 
 // A session is one run of one extension under the emulator: start, N INVOKEs, SHUTDOWN.

@@ -21,9 +21,9 @@ import (
 	"time"
 {%- if cookiecutter.telemetry %}
 
-	"{{ cookiecutter.go_module }}/internal/config"
+	"{{ cookiecutter.go_module }}/extension/internal/config"
 {%- if cookiecutter.processing == "async" %}
-	"{{ cookiecutter.go_module }}/internal/queue"
+	"{{ cookiecutter.go_module }}/extension/internal/queue"
 {%- endif %}
 	"{{ cookiecutter.go_module }}/internal/telemetry"
 	"{{ cookiecutter.go_module }}/processor"

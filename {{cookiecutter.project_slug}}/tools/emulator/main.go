@@ -27,7 +27,7 @@ import (
 	"strings"
 	"syscall"
 
-	"{{ cookiecutter.go_module }}/internal/emulator"
+	"{{ cookiecutter.go_module }}/tools/internal/emulator"
 )
 
 func main() {

@@ -24,10 +24,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"{{ cookiecutter.go_module }}/internal/config"
-	"{{ cookiecutter.go_module }}/internal/extapi"
+	"{{ cookiecutter.go_module }}/extension/internal/config"
+	"{{ cookiecutter.go_module }}/extension/internal/extapi"
 {%- if cookiecutter.processing == "async" %}
-	"{{ cookiecutter.go_module }}/internal/queue"
+	"{{ cookiecutter.go_module }}/extension/internal/queue"
 {%- endif %}
 	"{{ cookiecutter.go_module }}/internal/runner"
 )

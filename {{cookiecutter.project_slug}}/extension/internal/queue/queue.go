@@ -1,0 +1,174 @@
+// Package queue is the async variant's machinery: a bounded queue that never blocks the
+// event loop, and one worker that hands records to a flush function in batches, by
+// count and by age. On SHUTDOWN, Drain flushes what fits before the deadline.
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// FlushFunc receives a batch of records. It owns the slice.
+type FlushFunc[T any] func(ctx context.Context, batch []T) error
+
+// Options size the queue and its batches.
+type Options struct {
+	Capacity      int           // records held at most; Offer drops beyond it
+	BatchSize     int           // records per flush at most
+	FlushInterval time.Duration // longest time a record waits for its batch to fill
+}
+
+// Stats counts what happened to the records offered:
+// Offered = Flushed + Failed + Dropped + Unflushed at every moment.
+type Stats struct {
+	Offered   uint64 // passed to Offer
+	Flushed   uint64 // handed to a flush that returned nil
+	Failed    uint64 // handed to a flush that returned an error
+	Dropped   uint64 // refused by Offer because the queue was full
+	Unflushed uint64 // the rest: queued, in the worker's batch, or in a flush still running
+}
+
+// Queue is a bounded queue with one batching worker. Offer may be called from any
+// goroutine; Start and Drain once each.
+type Queue[T any] struct {
+	opts    Options
+	flush   FlushFunc[T]
+	log     *slog.Logger
+	items   chan T
+	stop    chan struct{}
+	done    chan struct{}
+	pending []T // the worker's unfinished batch, handed to Drain after done
+	started atomic.Bool
+
+	offered, flushed, failed, dropped atomic.Uint64
+}
+
+// New returns a queue; call Start to run its worker.
+func New[T any](opts Options, flush FlushFunc[T], log *slog.Logger) (*Queue[T], error) {
+	if opts.Capacity < 1 || opts.BatchSize < 1 || opts.BatchSize > opts.Capacity || opts.FlushInterval <= 0 {
+		return nil, fmt.Errorf("queue: invalid options %+v", opts)
+	}
+	return &Queue[T]{
+		opts:  opts,
+		flush: flush,
+		log:   log,
+		items: make(chan T, opts.Capacity),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}, nil
+}
+
+// Start runs the worker. Its flushes get ctx, which should outlive the event loop.
+func (q *Queue[T]) Start(ctx context.Context) {
+	q.started.Store(true)
+	go q.work(ctx)
+}
+
+// Offer queues item without blocking. It returns false, and counts a drop, when the
+// queue is full.
+func (q *Queue[T]) Offer(item T) bool {
+	q.offered.Add(1)
+	select {
+	case q.items <- item:
+		return true
+	default:
+		q.dropped.Add(1)
+		return false
+	}
+}
+
+// Stats returns the counts so far.
+func (q *Queue[T]) Stats() Stats {
+	// Offered last: every record counted in the others was offered before, so the
+	// subtraction never goes below zero while the worker moves on.
+	s := Stats{Flushed: q.flushed.Load(), Failed: q.failed.Load(), Dropped: q.dropped.Load()}
+	s.Offered = q.offered.Load()
+	s.Unflushed = s.Offered - s.Flushed - s.Failed - s.Dropped
+	return s
+}
+
+func (q *Queue[T]) work(ctx context.Context) {
+	defer close(q.done)
+	batch := make([]T, 0, q.opts.BatchSize)
+	age := time.NewTimer(q.opts.FlushInterval)
+	age.Stop()
+	for {
+		// Stop takes priority over queued items: Drain owns them from then on.
+		select {
+		case <-q.stop:
+			age.Stop()
+			q.pending = batch
+			return
+		default:
+		}
+		select {
+		case item := <-q.items:
+			if len(batch) == 0 {
+				age.Reset(q.opts.FlushInterval)
+			}
+			batch = append(batch, item)
+			if len(batch) < q.opts.BatchSize {
+				continue
+			}
+			age.Stop()
+		case <-age.C:
+		case <-q.stop:
+			age.Stop()
+			q.pending = batch
+			return
+		}
+		if len(batch) > 0 {
+			q.send(ctx, batch)
+			batch = make([]T, 0, q.opts.BatchSize)
+		}
+	}
+}
+
+func (q *Queue[T]) send(ctx context.Context, batch []T) {
+	n := uint64(len(batch))
+	if err := q.flush(ctx, batch); err != nil {
+		q.failed.Add(n)
+		q.log.Error("flush failed", "records", n, "error", err.Error())
+		return
+	}
+	q.flushed.Add(n)
+}
+
+// Drain stops the worker and flushes everything queued, in batches, until ctx ends.
+// What is left then is counted as Unflushed. It returns the final counts.
+func (q *Queue[T]) Drain(ctx context.Context) Stats {
+	close(q.stop)
+	if !q.started.Load() {
+		close(q.done) // no worker to wait for: Drain flushes everything itself
+	}
+	select {
+	case <-q.done:
+	case <-ctx.Done():
+		// The worker is stuck in a flush, or has not stopped yet: what it holds, and
+		// what is still queued, counts as unflushed.
+		return q.Stats()
+	}
+	batch := q.pending
+	for {
+		if ctx.Err() != nil {
+			return q.Stats()
+		}
+	fill:
+		for len(batch) < q.opts.BatchSize {
+			select {
+			case item := <-q.items:
+				batch = append(batch, item)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return q.Stats()
+		}
+		q.send(ctx, batch)
+		batch = make([]T, 0, q.opts.BatchSize)
+	}
+}
