@@ -350,3 +350,199 @@ func TestMissingRuntimeAPI(t *testing.T) {
 		t.Errorf("code %d, logs %s", r.code, r.logText())
 	}
 }
+
+// recordsLines returns the "records" lines the extension logged.
+func (r *result) recordsLines(t *testing.T) []Records {
+	t.Helper()
+	var lines []Records
+	for _, line := range strings.Split(strings.TrimSpace(r.logText()), "\n") {
+		var entry struct {
+			Msg                                          string
+			Offered, Flushed, Failed, Dropped, Unflushed *uint64
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "records" {
+			continue
+		}
+		if entry.Offered == nil || entry.Flushed == nil || entry.Failed == nil || entry.Dropped == nil || entry.Unflushed == nil {
+			t.Fatalf("records line without every count: %s", line)
+		}
+		lines = append(lines, Records{*entry.Offered, *entry.Flushed, *entry.Failed, *entry.Dropped, *entry.Unflushed})
+	}
+	return lines
+}
+
+// onlyRecords checks that exactly one records line was logged and that it adds up.
+func (r *result) onlyRecords(t *testing.T) Records {
+	t.Helper()
+	lines := r.recordsLines(t)
+	if len(lines) != 1 {
+		t.Fatalf("%d records lines, want exactly 1; logs:\n%s", len(lines), r.logText())
+	}
+	rec := lines[0]
+	if rec.Offered != rec.Flushed+rec.Failed+rec.Dropped+rec.Unflushed {
+		t.Errorf("records do not add up: %+v", rec)
+	}
+	return rec
+}
+
+func TestEveryExitPathLogsTheRecordsLineOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(t *testing.T, srv *extapitest.Server, cancel context.CancelFunc)
+		code int
+	}{
+		{"shutdown", func(_ *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
+			srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+		}, 0},
+		{"shutdown deadline already past", func(_ *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
+			srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "timeout", DeadlineMs: time.Now().Add(-time.Second).UnixMilli()})
+		}, 0},
+		{"signal", func(t *testing.T, srv *extapitest.Server, cancel context.CancelFunc) {
+			waitForNexts(t, srv, 4)
+			cancel()
+		}, 0},
+		{"next answers 500", func(_ *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
+			srv.PushRaw(http.StatusInternalServerError, "boom")
+		}, 1},
+		{"malformed event", func(_ *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
+			srv.PushRaw(http.StatusOK, `{"eventType": INVOKE`)
+		}, 1},
+		{"API gone", func(t *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
+			waitForNexts(t, srv, 4)
+			srv.Vanish()
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := extapitest.New(t)
+			for _, id := range []string{"r1", "r2", "r3"} {
+				srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: id})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			failing := InvokeFunc(func(_ context.Context, ev Event) error {
+				if ev.RequestID == "r2" {
+					return errors.New("work failed")
+				}
+				return nil
+			})
+			r, wait := start(t, ctx, srv, nil, handlerOf(failing))
+			tt.end(t, srv, cancel)
+			wait()
+			if r.code != tt.code {
+				t.Fatalf("exit code %d, want %d; logs:\n%s", r.code, tt.code, r.logText())
+			}
+			if got := r.onlyRecords(t); got != (Records{Offered: 3, Flushed: 2, Failed: 1}) {
+				t.Errorf("records = %+v, want 3 offered, 2 flushed, 1 failed", got)
+			}
+		})
+	}
+}
+
+// waitForNexts polls, with a deadline, until /event/next was called n times.
+func waitForNexts(t *testing.T, srv *extapitest.Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(maxWait)
+	for strings.Count(strings.Join(srv.Paths(), " "), "/event/next") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the extension called next fewer than %d times", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTheConstructorSeesTheRegistration(t *testing.T) {
+	srv := extapitest.New(t)
+	srv.Push(extapi.Event{EventType: extapi.Shutdown})
+	var got *Extension
+	_, wait := start(t, context.Background(), srv, nil, func(x *Extension) (Handler, error) {
+		got = x
+		return &recorder{}, nil
+	})
+	r := wait()
+	if r.code != 0 || got == nil {
+		t.Fatalf("code %d, constructor called: %v", r.code, got != nil)
+	}
+	if got.Name != "my-ext" || got.FunctionName != "fn" || got.FunctionVersion != "$LATEST" || got.FunctionHandler != "h" || got.AccountID != "123456789012" || got.Log == nil || got.Settings == nil {
+		t.Errorf("extension = %+v", got)
+	}
+	var registered struct{ Name, Version string }
+	for _, line := range strings.Split(r.logText(), "\n") {
+		if strings.Contains(line, `"msg":"registered"`) {
+			json.Unmarshal([]byte(line), &registered)
+		}
+	}
+	if registered.Name != "my-ext" || registered.Version != version {
+		t.Errorf("registered line = %+v, want name my-ext and version %q", registered, version)
+	}
+}
+
+func TestEveryBadSettingIsReportedAtOnce(t *testing.T) {
+	srv := extapitest.New(t)
+	env := map[string]string{
+		Prefix + "LOG_LEVEL":       "loud",
+		Prefix + "SHUTDOWN_MARGIN": "288230376151712244", // overflows into 500ms when converted unchecked
+		Prefix + "MAX_ITEMS":       "lots",
+		Prefix + "UPSTREAM":        strings.Repeat("x", 100_000),
+	}
+	constructed := false
+	_, wait := start(t, context.Background(), srv, env, func(x *Extension) (Handler, error) {
+		constructed = true
+		x.Settings.Int("MAX_ITEMS", 10)
+		x.Settings.URL("UPSTREAM", "")
+		x.Settings.Invalid("MODE", "must be fast or slow")
+		return &recorder{}, nil
+	})
+	r := wait()
+	if r.code != 1 || !constructed {
+		t.Fatalf("code %d, constructed %v", r.code, constructed)
+	}
+	req, ok := r.lastRequest("/init/error")
+	if !ok {
+		t.Fatal("no /init/error")
+	}
+	if got := req.Header.Get("Lambda-Extension-Function-Error-Type"); got != errorTypeConfig {
+		t.Errorf("error type %q, want %s", got, errorTypeConfig)
+	}
+	for _, name := range []string{"LOG_LEVEL", "SHUTDOWN_MARGIN", "MAX_ITEMS", "UPSTREAM", "MODE must be fast or slow"} {
+		if !strings.Contains(string(req.Body), Prefix+name) {
+			t.Errorf("init/error body does not name %s%s: %.300s", Prefix, name, req.Body)
+		}
+	}
+	if len(req.Body) > 4096 {
+		t.Errorf("init/error body is %d bytes: a bad value must not be echoed whole", len(req.Body))
+	}
+	if slices.Contains(srv.Paths(), base+"/event/next") {
+		t.Error("the extension went on to the event loop with bad settings")
+	}
+}
+
+func TestAShutdownMarginTooSmallToWorkIsRefused(t *testing.T) {
+	for _, value := range []string{"0", "10ms", "49ms", "288230376151711744"} {
+		t.Run(value, func(t *testing.T) {
+			srv := extapitest.New(t)
+			_, wait := start(t, context.Background(), srv, map[string]string{Prefix + "SHUTDOWN_MARGIN": value}, handlerOf(&recorder{}))
+			r := wait()
+			req, ok := r.lastRequest("/init/error")
+			if r.code != 1 || !ok || !strings.Contains(string(req.Body), Prefix+"SHUTDOWN_MARGIN") {
+				t.Errorf("code %d, init/error %v: %s", r.code, ok, req.Body)
+			}
+		})
+	}
+}
+
+// With the smallest margin, and a handler that never returns, the process still
+// ends before Lambda's deadline with its counts logged.
+func TestTheSmallestMarginStillEndsBeforeTheDeadline(t *testing.T) {
+	srv := extapitest.New(t)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r1"})
+	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()})
+	r, wait := start(t, context.Background(), srv, map[string]string{Prefix + "SHUTDOWN_MARGIN": minMargin.String()}, handlerOf(&recorder{blockOnStop: true}))
+	wait()
+	exited := time.Now()
+	if r.code != 0 || !exited.Before(deadline) {
+		t.Errorf("code %d, exited %v after the deadline", r.code, exited.Sub(deadline))
+	}
+	r.onlyRecords(t)
+}
