@@ -246,3 +246,41 @@ def assert_static_executable(path, goarch):
     assert not elf.interpreter, "%s has a PT_INTERP header: dynamically linked" % path
     mode = path.stat().st_mode & 0o777
     assert mode & 0o111 == 0o111, "%s: mode %o, not executable by all" % (path, mode)
+
+
+# ---- Go tools from the module proxy --------------------------------------------
+
+
+def go_install(request, tmp_path_factory, module, version, name):
+    """Path of a Go command installed with `go install module@version` into
+    pytest's cache directory (kept between runs), through the Go module proxy.
+
+    Without network the install fails: the test skips with the reason locally
+    and fails in CI (CI=true)."""
+    go = require_tool("go")
+    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    gobin = (
+        Path(cache.mkdir("%s-%s" % (name, version)))
+        if cache is not None
+        else tmp_path_factory.mktemp(name)
+    )
+    binary = gobin / name
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return binary
+    drop = ("GOOS", "GOARCH", "GOFLAGS", "GOWORK", "GOTOOLCHAIN")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if env.get("GOPROXY") == "off":  # the suite's offline setting for baked projects
+        del env["GOPROXY"]
+    env.update(GOBIN=str(gobin), CGO_ENABLED="0")
+    proc = run([go, "install", "%s@%s" % (module, version)], cwd=gobin, env=env, timeout=600, check=False)
+    if proc.returncode != 0 or not binary.is_file():
+        message = "go install %s@%s failed (exit %d): %s" % (
+            module,
+            version,
+            proc.returncode,
+            proc.stderr.strip()[-2000:],
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message + " (no network to the Go module proxy?)")
+    return binary

@@ -83,7 +83,8 @@ def test_post_gen_keeps_exactly_the_chosen_processing_variant(baked, options):
         p.as_posix() for p in result.rendered_files if re.search(r"processor_(sync|async)", p.name)
     ]
     assert variant_files == []
-    assert (project / "internal" / "queue").exists() == (processing == "async")
+    for async_only in ("extension/internal/queue", "extension/batch.go", "extension/batch_test.go"):
+        assert (project / async_only).exists() == (processing == "async"), async_only
 
     # The kept files are the chosen variant's, rendered with these answers.
     env = StrictEnvironment(context={"cookiecutter": result.context}, keep_trailing_newline=True)
