@@ -14,14 +14,14 @@ import (
 // reproducible binaries, so the sizes measured are the sizes shipped.
 type builder struct {
 	goCmd string // the go command
-	dir   string // the project root
 }
 
 // ldflags and flags match GO_BUILD_FLAGS in the Makefile.
 var buildFlags = []string{"-trimpath", "-ldflags", "-s -w -buildid="}
 
-// build compiles pkg (e.g. ./cmd/NAME) to out for goos/goarch ("" for the host).
-func (b builder) build(ctx context.Context, pkg, out, goos, goarch string) error {
+// build compiles pkg (e.g. ./cmd/NAME) of the module in dir to out for goos/goarch
+// ("" for the host).
+func (b builder) build(ctx context.Context, dir, pkg, out, goos, goarch string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("build %s: %w", pkg, err)
 	}
@@ -31,19 +31,15 @@ func (b builder) build(ctx context.Context, pkg, out, goos, goarch string) error
 	if goos != "" {
 		env = append(env, "GOOS="+goos, "GOARCH="+goarch)
 	}
-	return b.run(ctx, env, args...)
-}
-
-// run runs the go command in the project with extra environment variables.
-func (b builder) run(ctx context.Context, env []string, args ...string) error {
-	_, err := b.output(ctx, env, args...)
+	_, err := b.output(ctx, dir, env, args...)
 	return err
 }
 
-// output runs the go command and returns its stdout; stderr goes into the error.
-func (b builder) output(ctx context.Context, env []string, args ...string) ([]byte, error) {
+// output runs the go command in dir with extra environment variables and returns
+// its stdout; stderr goes into the error.
+func (b builder) output(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, b.goCmd, args...)
-	cmd.Dir = b.dir
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -1,5 +1,5 @@
 // Command bench measures this extension against a bare reference extension under the
-// local emulator (internal/emulator) and writes a table to stdout and the figures as
+// local emulator (tools/internal/emulator) and writes a table to stdout and the figures as
 // JSON (build/bench/results.json). `make bench` runs it; BENCH_FLAGS passes flags.
 //
 // What it measures, each over several rounds (median and spread):
@@ -13,13 +13,16 @@
 // for the extension as rendered (cmd/NAME, with the demo processor) and for the bare
 // extension in tools/bench/bare (register + next loop, nothing else), and their ratios.
 // Then, with -work of simulated work per invocation, what the sync and the async
-// variant add to each invocation (tools/bench/work wires the project's own runner and
-// queue around a sleep), the telemetry listener's throughput when this variant has
-// one, and the Go micro-benchmarks of internal/.
+// variant add to each invocation (tools/bench/work: the extension package around a
+// handler that sleeps), the telemetry listener's throughput when this variant has
+// one (the same work extension, subscribed, under the emulator's burst deliveries),
+// and the Go micro-benchmarks of the extension's packages.
 //
-// Usage:
+// Usage (from tools/, the module it belongs to; make bench does this):
 //
-//	go run ./tools/bench -ext NAME [-archs "amd64 arm64"] [-rounds 5] [-invokes 1000] ...
+//	go run ./bench -root .. -ext NAME [-archs "amd64 arm64"] [-rounds 5] [-invokes 1000] ...
+//
+// -out and -dir are relative to -root.
 //
 // bench is a development tool: nothing it builds goes into the layer.
 package main
@@ -40,7 +43,7 @@ import (
 	"syscall"
 	"time"
 
-	"{{ cookiecutter.go_module }}/extension/internal/config"
+	"{{ cookiecutter.go_module }}/extension"
 )
 
 func main() {
@@ -48,8 +51,6 @@ func main() {
 		switch os.Args[1] {
 		case "-session":
 			os.Exit(sessionMain(os.Stdin, os.Stdout, os.Stderr))
-		case "-telemetry-session":
-			os.Exit(telemetrySessionMain(os.Stdin, os.Stdout, os.Stderr))
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +74,7 @@ type options struct {
 	out            string
 	dir            string
 	goCmd          string
+	root           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -88,12 +90,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.IntVar(&o.workInvokes, "work-invokes", 100, "invocations per round of the sync/async comparison")
 	flags.IntVar(&o.workRounds, "work-rounds", 3, "rounds of the sync/async comparison")
 	flags.IntVar(&o.telRecords, "telemetry-records", 200000, "telemetry records to deliver per round of the listener throughput test")
-	flags.IntVar(&o.telBatch, "telemetry-batch", 1000, "records per delivered telemetry batch (Lambda's maxItems)")
-	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of internal/")
+	flags.IntVar(&o.telBatch, "telemetry-batch", 1000, "records per delivered telemetry batch: the subscription's maxItems, 1000 to 10000")
+	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of the extension's packages")
 	flags.StringVar(&o.microBenchtime, "micro-benchtime", "1s", "-benchtime for the micro-benchmarks (e.g. 1s, 100x)")
 	flags.StringVar(&o.out, "out", "build/bench/results.json", "where to write the JSON results")
 	flags.StringVar(&o.dir, "dir", "build/bench", "directory for the binaries, zips and extension logs the bench builds")
 	flags.StringVar(&o.goCmd, "go", "go", "the go command")
+	flags.StringVar(&o.root, "root", "..", "the project root (go.mod, cmd/NAME); tools/ is its tools module")
 	if err := flags.Parse(args); err != nil {
 		return o, err
 	}
@@ -116,8 +119,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.initSamples < 0 {
 		problems = append(problems, "-init-samples must not be negative")
 	}
-	if o.work < 0 || o.telRecords < 1 || o.telBatch < 1 {
-		problems = append(problems, "-work must not be negative; -telemetry-records and -telemetry-batch must be at least 1")
+	if o.work < 0 || o.telRecords < 1 {
+		problems = append(problems, "-work must not be negative; -telemetry-records must be at least 1")
+	}
+	if o.telBatch < 1000 || o.telBatch > 10000 {
+		problems = append(problems, "-telemetry-batch must be from 1000 to 10000 (the Telemetry API's maxItems range)")
 	}
 	if len(problems) > 0 {
 		return o, errors.New(strings.Join(problems, "\n"))
@@ -139,7 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	if err := writeJSON(o.out, res); err != nil {
+	root, _ := filepath.Abs(o.root) // bench checked it
+	if err := writeJSON(inRoot(root, o.out), res); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
@@ -154,46 +161,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // subject is one extension binary under test.
 type subject struct {
 	key  string   // "ours", "ours_quiet", "bare"
-	pkg  string   // Go package to build
+	dir  string   // the module directory to build it in
+	pkg  string   // Go package to build, relative to dir
 	name string   // file name, the name it registers with
 	host string   // host binary
 	env  []string // extra environment for its runs
 }
 
 func bench(ctx context.Context, o options, progress io.Writer) (*Results, error) {
-	root, err := os.Getwd()
+	root, err := filepath.Abs(o.root)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(root, "cmd", o.ext)); err != nil {
-		return nil, fmt.Errorf("run from the project root: cmd/%s: %w", o.ext, err)
+		return nil, fmt.Errorf("-root %s is not the project root: cmd/%s: %w", o.root, o.ext, err)
 	}
-	dir, err := filepath.Abs(o.dir)
-	if err != nil {
-		return nil, err
-	}
-	b := builder{goCmd: o.goCmd, dir: root}
+	tools := filepath.Join(root, "tools")
+	dir := inRoot(root, o.dir)
+	b := builder{goCmd: o.goCmd}
 	res := newResults(o, root)
 	say := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
 
-	ours := &subject{key: "ours", pkg: "./cmd/" + o.ext, name: o.ext}
-	bare := &subject{key: "bare", pkg: "./tools/bench/bare", name: "bare-extension"}
+	ours := &subject{key: "ours", dir: root, pkg: "./cmd/" + o.ext, name: o.ext}
+	bare := &subject{key: "bare", dir: tools, pkg: "./bench/bare", name: "bare-extension"}
 	subjects := []*subject{ours, bare} // what is built and sized
 	// ---- build: host binaries, then per-architecture binaries and layer zips.
 	say("building %s and the bare extension", o.ext)
 	hostDir := filepath.Join(dir, "host")
 	for _, s := range subjects {
 		s.host = filepath.Join(hostDir, s.key, s.name)
-		if err := b.build(ctx, s.pkg, s.host, "", ""); err != nil {
+		if err := b.build(ctx, s.dir, s.pkg, s.host, "", ""); err != nil {
 			return nil, err
 		}
 	}
 	workBin := filepath.Join(hostDir, "work", "bench-work")
-	if err := b.build(ctx, "./tools/bench/work", workBin, "", ""); err != nil {
+	if err := b.build(ctx, tools, "./bench/work", workBin, "", ""); err != nil {
 		return nil, err
 	}
 	layerTool := filepath.Join(hostDir, "layerzip")
-	if err := b.build(ctx, "./tools/layerzip", layerTool, "", ""); err != nil {
+	if err := b.build(ctx, tools, "./layerzip", layerTool, "", ""); err != nil {
 		return nil, err
 	}
 	for _, arch := range o.archs {
@@ -201,7 +207,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 		for _, s := range subjects {
 			bin := filepath.Join(dir, arch, s.key, "extensions", s.name)
 			zip := filepath.Join(dir, arch, s.key+".zip")
-			if err := b.build(ctx, s.pkg, bin, "linux", arch); err != nil {
+			if err := b.build(ctx, s.dir, s.pkg, bin, "linux", arch); err != nil {
 				return nil, err
 			}
 			if err := layerZip(ctx, layerTool, bin, "extensions/"+s.name, zip); err != nil {
@@ -228,7 +234,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	}
 	// ours_quiet is ours with the log level at warn: the template's machinery without
 	// the demo processor's log lines, to tell the two costs apart.
-	quiet := &subject{key: "ours_quiet", host: ours.host, env: []string{config.Prefix + "LOG_LEVEL=warn"}}
+	quiet := &subject{key: "ours_quiet", host: ours.host, env: []string{extension.Prefix + "LOG_LEVEL=warn"}}
 	runs := []*subject{ours, quiet, bare}
 	rounds := map[string][]sessionResult{}
 	inits := map[string][]float64{} // per round: the median init of its runs
@@ -290,7 +296,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	}
 
 	// ---- telemetry listener throughput.
-	res.Telemetry, err = benchTelemetry(ctx, o, logDir, say)
+	res.Telemetry, err = benchTelemetry(ctx, o, workBin, logDir, say)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +308,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 		if err != nil {
 			return nil, err
 		}
-		res.Micro, err = runMicro(ctx, b, o.microBenchtime, pkgs)
+		res.Micro, err = runMicro(ctx, b, root, o.microBenchtime, pkgs)
 		if err != nil {
 			return nil, err
 		}
@@ -323,8 +329,8 @@ func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir st
 		Description: "INVOKE delivered to back in /event/next with -work of simulated work per invocation: the PostRuntimeExtensionsDuration a function that returns at once is billed for",
 	}
 	modes := []string{"sync", "async"}
-	if _, err := os.Stat(filepath.Join(root, "internal", "queue")); err != nil {
-		w.Modes["async"] = &WorkMode{Available: false, Reason: "n/a in this variant: internal/queue is absent (processing=sync)"}
+	if !hasBatcher(root) {
+		w.Modes["async"] = &WorkMode{Available: false, Reason: "n/a in this variant: extension.Batcher is absent (processing=sync)"}
 		modes = modes[:1]
 	}
 	added50 := map[string][]float64{}
@@ -343,11 +349,10 @@ func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir st
 				Spacing: o.work,
 				Log:     filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.log", mode, r+1)),
 			}
-			statsFile := filepath.Join(logDir, fmt.Sprintf("work-%s-round%d.json", mode, r+1))
 			if mode == "bare" {
 				req.Binary = bareBin
 			} else {
-				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String(), "BENCH_STATS_FILE=" + statsFile}
+				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String()}
 			}
 			sr, err := runSession(ctx, req)
 			if err != nil {
@@ -358,19 +363,16 @@ func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir st
 			if mode == "bare" {
 				continue
 			}
-			var st workStats
-			data, err := os.ReadFile(statsFile)
+			st, err := readRecords(req.Log)
 			if err != nil {
-				return w, fmt.Errorf("work %s: the extension wrote no stats: %w", mode, err)
-			}
-			if err := json.Unmarshal(data, &st); err != nil {
-				return w, fmt.Errorf("work %s: stats: %w", mode, err)
+				return w, fmt.Errorf("work %s: %w", mode, err)
 			}
 			m := w.Modes[mode]
-			m.Invokes += st.Invokes
-			m.Worked += st.Worked
+			m.Invokes += st.Offered
+			m.Worked += st.Flushed
 			m.Dropped += st.Dropped
-			m.Unfinished += st.Unfinished
+			// Failed: work the deadline cut short; unflushed: still queued at the exit.
+			m.Unfinished += st.Failed + st.Unflushed
 		}
 	}
 	for _, mode := range modes {
@@ -381,12 +383,50 @@ func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir st
 	return w, nil
 }
 
-// workStats is what tools/bench/work writes to BENCH_STATS_FILE.
-type workStats struct {
-	Invokes    uint64 `json:"invokes"`
-	Worked     uint64 `json:"worked"`
-	Dropped    uint64 `json:"dropped"`
-	Unfinished uint64 `json:"unfinished"`
+// records is the extension's "records" line, logged once at exit:
+// offered = flushed + failed + dropped + unflushed.
+type records struct {
+	Offered   uint64 `json:"offered"`
+	Flushed   uint64 `json:"flushed"`
+	Failed    uint64 `json:"failed"`
+	Dropped   uint64 `json:"dropped"`
+	Unflushed uint64 `json:"unflushed"`
+}
+
+// readRecords finds the one "records" line in an extension's log file.
+func readRecords(logFile string) (records, error) {
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		return records{}, err
+	}
+	var found []records
+	for _, line := range strings.Split(string(data), "\n") {
+		var l struct {
+			Msg string `json:"msg"`
+			records
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "records" {
+			found = append(found, l.records)
+		}
+	}
+	if len(found) != 1 {
+		return records{}, fmt.Errorf("%s: %d \"records\" lines, want 1", logFile, len(found))
+	}
+	return found[0], nil
+}
+
+// hasBatcher reports whether this variant has the async machinery (extension.Batcher).
+func hasBatcher(root string) bool {
+	_, err := os.Stat(filepath.Join(root, "extension", "batch.go"))
+	return err == nil
+}
+
+// inRoot resolves a path relative to the project root.
+func inRoot(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
 }
 
 // runtimeFigures summarizes the rounds; inits holds each round's init in ms.

@@ -12,13 +12,24 @@ import (
 	"strings"
 )
 
-// benchmarkPackages lists the packages under internal/ whose tests hold a benchmark
-// (./internal/extapi, ...), so that only they are built and run.
+// benchmarkPackages lists the packages of the project's module whose tests hold a
+// benchmark (./extension, ./extension/internal/extapi, ...), so that only they are
+// built and run. tools/ is another module, and build/ and dist/ hold no sources.
 func benchmarkPackages(root string) ([]string, error) {
 	var pkgs []string
-	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			switch rel, _ := filepath.Rel(root, path); {
+			case rel == "tools", rel == "build", rel == "dist", rel != "." && strings.HasPrefix(d.Name(), "."):
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -51,13 +62,13 @@ type MicroResult struct {
 	Metrics     map[string]float64 `json:"metrics,omitempty"` // custom b.ReportMetric units
 }
 
-// runMicro runs the project's micro-benchmarks in pkgs once each.
-func runMicro(ctx context.Context, b builder, benchtime string, pkgs []string) ([]MicroResult, error) {
+// runMicro runs the project's micro-benchmarks in pkgs (of the module in root) once each.
+func runMicro(ctx context.Context, b builder, root, benchtime string, pkgs []string) ([]MicroResult, error) {
 	if len(pkgs) == 0 {
 		return []MicroResult{}, nil
 	}
 	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1", "-benchtime", benchtime}
-	out, err := b.output(ctx, nil, append(args, pkgs...)...)
+	out, err := b.output(ctx, root, nil, append(args, pkgs...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ import (
 type Results struct {
 	SchemaVersion int       `json:"schema_version"`
 	Extension     string    `json:"extension"`
-	Processing    string    `json:"processing"` // sync or async: whether internal/queue exists
+	Processing    string    `json:"processing"` // sync or async: whether extension.Batcher exists
 	StartedAt     time.Time `json:"started_at"`
 	FinishedAt    time.Time `json:"finished_at"`
 	Machine       Machine   `json:"machine"`
@@ -166,7 +166,7 @@ func newResults(o options, root string) *Results {
 	if o.micro {
 		r.Settings.MicroBenchtime = o.microBenchtime
 	}
-	if _, err := os.Stat(filepath.Join(root, "internal", "queue")); err == nil {
+	if hasBatcher(root) {
 		r.Processing = "async"
 	}
 	r.Machine.LoadAvgStart = loadAvg()

@@ -4,14 +4,14 @@
 //
 // Usage:
 //
-//	go run ./tools/emulator [flags] build/local/extensions/NAME
+//	go run ./emulator [flags] ../build/local/extensions/NAME   (from tools/; make local does this)
 //
 // The binary's file name is the only name it may register with, as in /opt/extensions.
 // The extension's own output goes to stderr; the timeline to stdout (with -json, one
 // JSON summary line to stdout and the timeline to stderr).
 //
 // Exit status: 0 when no rule was broken and no deadline missed (and, without -fault,
-// the extension exited 0 after SHUTDOWN); 1 otherwise; 2 for usage errors.
+// the extension exited 0 after SHUTDOWN); 1 otherwise; 2 for usage errors; 0 for -h.
 //
 // emulator is a development tool: it is not part of the layer.
 package main
@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -83,7 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: emulator [flags] EXTENSION_BINARY")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
+	if err := flags.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
 		return 2
 	}
 	if flags.NArg() != 1 {

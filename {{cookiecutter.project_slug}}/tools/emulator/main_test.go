@@ -37,3 +37,13 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if !strings.Contains(stderr.String(), "usage: emulator") || !strings.Contains(stderr.String(), "-fault") {
+		t.Errorf("stderr %q: want the usage with the flags", stderr.String())
+	}
+}

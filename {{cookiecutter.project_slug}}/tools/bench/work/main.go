@@ -1,152 +1,116 @@
-// Command work is a bench-only extension: the project's own runner{% if cookiecutter.processing == "async" %} and queue{% endif %}
-// around a processor whose work is a sleep (BENCH_WORK, default 50ms, per invocation).
+// Command work is a bench-only extension built on the project's extension package,
+// with a handler whose work is a sleep (BENCH_WORK, default 50ms, per invocation).
 // `make bench` runs it under the emulator to show what that work adds to every
-// invocation, the PostRuntimeExtensionsDuration a function is billed for:
+// invocation, the PostRuntimeExtensionsDuration a function is billed for; the
+// end-to-end tests (tools/e2e) run it as an extension whose behaviour does not
+// depend on the processor you write.
 //
-//   - BENCH_MODE=sync: the work runs inline in Invoke, before the next /event/next.
+//   - BENCH_MODE=sync (the default): a Handler that sleeps inline in Invoke, before
+//     the next /event/next.
 {%- if cookiecutter.processing == "async" %}
-//   - BENCH_MODE=async: Invoke offers a record to the project's queue (sized by the same
-//     environment settings as the extension) and the worker sleeps BENCH_WORK per
-//     record in each batch.
+//   - BENCH_MODE=async: an extension.Batcher (sized by the same settings as the
+//     extension: QUEUE_SIZE, BATCH_SIZE, FLUSH_INTERVAL) whose flush sleeps
+//     BENCH_WORK per invocation record in the batch and logs a debug line "flushed".
+{%- endif %}
+{%- if cookiecutter.telemetry %}
+//   - BENCH_TELEMETRY=1: the handler also implements extension.TelemetryHandler, so
+//     the extension subscribes to the Telemetry API. Sync takes each batch and does
+//     nothing with it{% if cookiecutter.processing == "async" %}; async queues every record with the invocations' (no sleep
+//     for them){% endif %}.
 {%- endif %}
 //
-// When BENCH_STATS_FILE is set, the counts of work done are written there as JSON at
-// SHUTDOWN. It is never part of the layer.
+// What happened to the work is the extension's own "records" line, logged at exit.
+// It is never part of the layer.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"sync/atomic"
 	"time"
 
-	"{{ cookiecutter.go_module }}/extension/internal/config"
-	"{{ cookiecutter.go_module }}/extension/internal/extapi"
-{%- if cookiecutter.processing == "async" %}
-	"{{ cookiecutter.go_module }}/extension/internal/queue"
+	"{{ cookiecutter.go_module }}/extension"
+{%- if cookiecutter.telemetry %}
+	"{{ cookiecutter.go_module }}/extension/telemetry"
 {%- endif %}
-	"{{ cookiecutter.go_module }}/internal/runner"
 )
 
-// Stats is what BENCH_STATS_FILE receives.
-type Stats struct {
-	Mode       string `json:"mode"`
-	Invokes    uint64 `json:"invokes"`
-	Worked     uint64 `json:"worked"`     // invocations whose work was done
-	Dropped    uint64 `json:"dropped"`    // async: refused by the full queue
-	Unfinished uint64 `json:"unfinished"` // async: queued or in a flush when the process exits
-}
-
 func main() {
-	os.Exit(run())
+	os.Exit(extension.Run(newHandler))
 }
 
-func run() int {
-	cfg, cfgErr := config.Load(os.LookupEnv)
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+// newHandler reads the BENCH_* variables (not settings of the extension: they have no
+// prefix) and returns the handler of the mode.
+func newHandler(x *extension.Extension) (extension.Handler, error) {
 	work := 50 * time.Millisecond
 	if value := os.Getenv("BENCH_WORK"); value != "" {
 		d, err := time.ParseDuration(value)
 		if err != nil || d < 0 {
-			log.Error("BENCH_WORK must be a duration such as 50ms", "value", value)
-			return 2
+			return nil, fmt.Errorf("BENCH_WORK must be a duration such as 50ms, got %q", value)
 		}
 		work = d
 	}
-	mode := os.Getenv("BENCH_MODE")
-	statsFile := os.Getenv("BENCH_STATS_FILE")
-
-	return runner.Main(context.Background(), runner.Options{
-		Name:           filepath.Base(os.Args[0]),
-		RuntimeAPI:     os.Getenv("AWS_LAMBDA_RUNTIME_API"),
-		Log:            log,
-		ShutdownMargin: cfg.ShutdownMargin,
-		Setup: func(ctx context.Context, _ *extapi.Client, _ extapi.Registration) (runner.Handler, error) {
-			if cfgErr != nil {
-				return nil, runner.ConfigError(cfgErr)
-			}
-			h := &handler{stats: Stats{Mode: mode}, file: statsFile}
-			switch mode {
-			case "sync":
-				h.invoke = func(ctx context.Context, _ extapi.Event) error {
-					if err := sleep(ctx, work); err != nil {
-						return err
-					}
-					h.worked.Add(1)
-					return nil
-				}
-{%- if cookiecutter.processing == "async" %}
-			case "async":
-				q, err := queue.New(queue.Options{
-					Capacity:      cfg.QueueSize,
-					BatchSize:     cfg.BatchSize,
-					FlushInterval: cfg.FlushInterval,
-				}, func(ctx context.Context, batch []time.Time) error {
-					if err := sleep(ctx, work*time.Duration(len(batch))); err != nil {
-						return err
-					}
-					h.worked.Add(uint64(len(batch)))
-					return nil
-				}, log)
-				if err != nil {
-					return nil, err
-				}
-				q.Start(context.WithoutCancel(ctx))
-				qh := queue.NewHandler(q, func(extapi.Event) time.Time { return time.Now() }, log)
-				h.invoke = qh.Invoke
-				h.shutdown = func(ctx context.Context) {
-					h.stats.Dropped = q.Drain(ctx).Dropped
-				}
+{%- if cookiecutter.telemetry %}
+	withTelemetry := os.Getenv("BENCH_TELEMETRY") == "1"
 {%- endif %}
-			default:
-				return nil, fmt.Errorf("BENCH_MODE %q is not available in this variant", mode)
-			}
-			return h, nil
-		},
-	})
+	switch mode := os.Getenv("BENCH_MODE"); mode {
+	case "", "sync":
+		h := extension.InvokeFunc(func(ctx context.Context, _ extension.Event) error {
+			return sleep(ctx, work)
+		})
+{%- if cookiecutter.telemetry %}
+		if withTelemetry {
+			return syncTelemetry{h}, nil
+		}
+{%- endif %}
+		return h, nil
+{%- if cookiecutter.processing == "async" %}
+	case "async":
+		b := extension.NewBatcher(x, func(extension.Event) item { return item{invocation: true} },
+			func(ctx context.Context, batch []item) error {
+				n := 0
+				for _, it := range batch {
+					if it.invocation {
+						n++
+					}
+				}
+				if err := sleep(ctx, work*time.Duration(n)); err != nil {
+					return err
+				}
+				x.Log.Debug("flushed", "records", len(batch), "invocations", n)
+				return nil
+			})
+{%- if cookiecutter.telemetry %}
+		if withTelemetry {
+			return b.WithTelemetry(func(telemetry.Record) (item, bool) { return item{}, true }), nil
+		}
+{%- endif %}
+		return b, nil
+{%- endif %}
+	default:
+		return nil, fmt.Errorf("BENCH_MODE %q is not available in this variant", mode)
+	}
 }
+{%- if cookiecutter.processing == "async" %}
 
-// handler counts invocations around the mode's work.
-type handler struct {
-	invoke   func(ctx context.Context, ev extapi.Event) error
-	shutdown func(ctx context.Context)
-	worked   atomic.Uint64
-	stats    Stats
-	file     string
-}
+// item is one queued record: an invocation's, or (with BENCH_TELEMETRY) a Telemetry
+// API record's.
+type item struct{ invocation bool }
+{%- endif %}
+{%- if cookiecutter.telemetry %}
 
-func (h *handler) Invoke(ctx context.Context, ev extapi.Event) error {
-	h.stats.Invokes++
-	return h.invoke(ctx, ev)
-}
+// syncTelemetry is the sync handler with the telemetry capability: it takes every
+// batch as it comes.
+type syncTelemetry struct{ extension.InvokeFunc }
 
-func (h *handler) Shutdown(ctx context.Context, _ extapi.Event) error {
-	if h.shutdown != nil {
-		h.shutdown(ctx)
-	}
-	if h.file == "" {
-		return nil
-	}
-	h.stats.Worked = h.worked.Load()
-	// Whatever was neither done nor dropped is lost when the process exits: still
-	// queued, or in a flush that the shutdown deadline cut short.
-	h.stats.Unfinished = h.stats.Invokes - h.stats.Worked - h.stats.Dropped
-	data, err := json.Marshal(h.stats)
-	if err != nil {
-		return fmt.Errorf("write stats: %w", err)
-	}
-	if err := os.WriteFile(h.file, data, 0o644); err != nil {
-		return fmt.Errorf("write stats: %w", err)
-	}
-	return nil
-}
+func (syncTelemetry) Telemetry(context.Context, []telemetry.Record) error { return nil }
+{%- endif %}
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

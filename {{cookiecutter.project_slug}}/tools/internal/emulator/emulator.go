@@ -4,7 +4,8 @@
 // the rules Lambda enforces, and returns a Report: a timeline with init, per-invoke and
 // shutdown durations, the exit code, error reports and rule violations.
 //
-// It is a development tool (tools/emulator, make local); nothing here ships in the layer.
+// It is a development tool (tools/emulator, make local, tools/e2e); nothing here ships
+// in the layer.
 package emulator
 
 import (
@@ -716,6 +717,7 @@ func (e *Emulator) handleRegister(w http.ResponseWriter, r *http.Request) {
 	e.id = newUUID()
 	e.report.Registered = true
 	e.report.RegisteredName = name
+	e.report.AcceptFeature = r.Header.Get(headerAcceptFeature)
 	e.report.Events = req.Events
 	e.event(now, "registered", fmt.Sprintf("%s for %s", name, strings.Join(req.Events, ", ")))
 	answer := map[string]string{

@@ -32,8 +32,11 @@ type Report struct {
 	Registered     bool     // register succeeded
 	RegisteredName string   // Lambda-Extension-Name it registered with
 	Events         []string // events it registered for
-	RegisterCalls  int
-	NextCalls      int
+	// AcceptFeature is the Lambda-Extension-Accept-Feature header of the successful
+	// register ("accountId" asks for the account ID in the answer).
+	AcceptFeature string
+	RegisterCalls int
+	NextCalls     int
 	// AbandonedNexts counts /event/next calls the extension closed while waiting
 	// (a client timeout would show here; it should stay 0).
 	AbandonedNexts int
@@ -241,6 +244,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Registered       bool            `json:"registered"`
 		RegisteredName   string          `json:"registered_name"`
 		Events           []string        `json:"events"`
+		AcceptFeature    string          `json:"accept_feature"`
 		RegisterCalls    int             `json:"register_calls"`
 		NextCalls        int             `json:"next_calls"`
 		AbandonedNexts   int             `json:"abandoned_nexts"`
@@ -263,7 +267,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Telemetry        TelemetryReport `json:"telemetry"`
 	}{
 		Extension: r.Extension, Fault: string(r.Fault), Registered: r.Registered,
-		RegisteredName: r.RegisteredName, Events: r.Events, RegisterCalls: r.RegisterCalls,
+		RegisteredName: r.RegisteredName, Events: r.Events, AcceptFeature: r.AcceptFeature, RegisterCalls: r.RegisterCalls,
 		NextCalls: r.NextCalls, AbandonedNexts: r.AbandonedNexts, InitDone: r.InitDone,
 		InitMs: ms(r.Init), ExitAfterFaultMs: ms(r.ExitAfterFault()), Exited: r.Exited,
 		ExitAtMs: ms(r.ExitAt), ExitCode: r.ExitCode, Signal: r.Signal, Killed: r.Killed,

@@ -1,6 +1,6 @@
 //go:build race
 
-package emulator
+package e2e
 
 // raceEnabled: the tests run with -race, so the extension is built with it too.
 const raceEnabled = true
