@@ -132,7 +132,7 @@ def test_make_bench_writes_every_figure(bench_results):
         assert sorted(ratios[key]) == sorted(archs)
         assert all(is_number(v) and v > 0 for v in ratios[key].values()), key
 
-    # Sync is measured in every variant; async only where internal/queue exists.
+    # Sync is measured in every variant; async only where extension.Batcher exists.
     work = results["work"]
     assert set(work["modes"]) == {"sync", "async"}
     for mode, figures in work["modes"].items():
@@ -157,7 +157,8 @@ def test_make_bench_writes_every_figure(bench_results):
     if telemetry:
         check_summary(tel["records_per_s"], ROUNDS, where="telemetry.records_per_s")
         assert tel["records_sent"] == ROUNDS * TELEMETRY_RECORDS
-        for key in ("records_taken", "dropped"):
+        assert tel["records_taken"] == ROUNDS * TELEMETRY_RECORDS
+        for key in ("dropped", "unflushed"):
             assert isinstance(tel[key], int) and tel[key] >= 0, key
     else:
         assert "n/a in this variant" in tel["reason"]
@@ -166,7 +167,10 @@ def test_make_bench_writes_every_figure(bench_results):
     names = {m["name"] for m in results["micro"]}
     assert "BenchmarkEventDecode/invoke" in names
     assert ("BenchmarkEnqueueDequeue/capacity=1024/batch=64" in names) is (processing == "async")
-    assert any(m["package"].endswith("/internal/telemetry") for m in results["micro"]) is telemetry
+    assert ("BenchmarkBatcherInvoke" in names) is (processing == "async")
+    assert any(m["package"].endswith("/extension/internal/telemetryapi") for m in results["micro"]) is telemetry
+    # The root module's packages only: the tools module has no benchmarks to run here.
+    assert not any("/tools/" in m["package"] for m in results["micro"])
     for m in results["micro"]:
         assert isinstance(m["iterations"], int) and m["iterations"] > 0, m["name"]
         assert is_number(m["ns_per_op"]) and m["ns_per_op"] > 0, m["name"]

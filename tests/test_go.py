@@ -62,8 +62,30 @@ def test_make_test_vets_and_passes_with_race(project):
     # holding CI for go test's default ten minutes per combination.
     proc = run(["make", "test", "GO_TEST_FLAGS=-timeout=3m"], cwd=project)
 
-    assert "go vet ./..." in proc.stdout
-    assert "go test -race -timeout=3m ./..." in proc.stdout
+    # Both modules: the extension's, and the dev tools' in tools/ (emulator, bench,
+    # layerzip, end-to-end tests); -short leaves the long scenarios to test-all.
+    for command in (
+        "go vet ./...",
+        "go -C tools vet ./...",
+        "go test -race -short -timeout=3m ./...",
+        "go -C tools test -race -short -timeout=3m ./...",
+    ):
+        assert command in proc.stdout, command
+    assert "/tools/e2e" in proc.stdout
+    # The shipped module holds none of the tools.
+    packages = run(["go", "list", "./..."], cwd=project).stdout.split()
+    assert packages and not [p for p in packages if "/tools" in p], packages
+
+
+@pytest.mark.parametrize("options", GO_SOURCE_PARAMS)
+def test_make_test_all_runs_the_long_scenarios(project):
+    require_tool("gcc")
+    proc = run(["make", "test-all", "GO_TEST_FLAGS=-timeout=5m -v"], cwd=project)
+
+    assert "go -C tools test -race -timeout=5m -v ./..." in proc.stdout
+    assert "-short" not in proc.stdout
+    # The /event/next held for 35s, which make test skips, ran and passed.
+    assert "--- PASS: TestExtensionWaitsOnAHeldNext" in proc.stdout
 
 
 @pytest.mark.parametrize("options", COMBINATION_PARAMS)

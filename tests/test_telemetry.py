@@ -21,13 +21,19 @@ ENV_VARS = [
 ]
 # Files and directories that exist only with telemetry on.
 TELEMETRY_ONLY = [
-    "internal/telemetry",
+    "extension/internal/telemetryapi",
+    "extension/telemetry",
+    "extension/telemetry.go",
     "processor/telemetry.go",
     "processor/telemetry_test.go",
-    "internal/emulator/telemetry_e2e_test.go",
+    "tools/e2e/telemetry_e2e_test.go",
 ]
-# Go import of the telemetry package, whatever the module path.
-IMPORT = re.compile(r'"[^"]+/internal/telemetry"')
+# ... and only with it off: the stand-in that plans no subscription.
+NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]
+# The emulator in tools/ stays complete, Telemetry API included, either way.
+ALWAYS = ["tools/internal/emulator/telemetry.go", "tools/internal/emulator/telemetry_test.go"]
+# Go import of a telemetry package, whatever the module path.
+IMPORT = re.compile(r'"[^"]+/extension/(internal/telemetryapi|telemetry)"')
 
 
 def go_files(project):
@@ -37,13 +43,15 @@ def go_files(project):
 def assert_telemetry(project, on):
     for relative in TELEMETRY_ONLY:
         assert (project / relative).exists() == on, relative
+    for relative in NO_TELEMETRY_ONLY:
+        assert (project / relative).exists() != on, relative
+    for relative in ALWAYS:
+        assert (project / relative).exists(), relative
     files = go_files(project)
-    (command,) = (project / "cmd").iterdir()
-    main = files["cmd/%s/main.go" % command.name]
-    assert ("telemetry.Open(" in main) == on
-    config = files["internal/config/config.go"]
+    extension = "\n".join(text for path, text in files.items() if path.startswith("extension/"))
+    assert ("type TelemetryHandler interface" in extension) == on
     for name in ENV_VARS:
-        assert (name in config) == on, name
+        assert (name in extension) == on, name
     assert ("func (p *Processor) Telemetry(" in files["processor/processor.go"]) == on
     if not on:
         # No dead code: nothing imports a package that is not there.

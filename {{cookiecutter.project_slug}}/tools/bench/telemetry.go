@@ -6,9 +6,7 @@ import (
 	"io"
 {%- if cookiecutter.telemetry %}
 	"os"
-{%- endif %}
 	"path/filepath"
-{%- if cookiecutter.telemetry %}
 	"strconv"
 	"strings"
 {%- endif %}
