@@ -35,6 +35,29 @@ const bodyMargin = 64 << 10
 // up to maxBytes.
 func MaxBodyBytes(maxBytes int) int64 { return 2*int64(maxBytes) + bodyMargin }
 
+// Limits that keep a local client from exhausting the listener. Lambda delivers one
+// batch at a time over loopback, in milliseconds; anything slower or wider is not
+// Lambda.
+const (
+	// maxReading is how many request bodies are read at once: the listener buffers
+	// at most maxReading x MaxBodyBytes (about 8.5 MiB at Lambda's largest buffering).
+	maxReading = 4
+	// slotWait is how long a request waits for a reading slot before it is answered
+	// 503 (Lambda retries a failed delivery).
+	slotWait = time.Second
+	// readHeaderTimeout, readTimeout and idleTimeout close stalled and idle
+	// connections; maxHeaderBytes caps the request head.
+	readHeaderTimeout = 2 * time.Second
+	readTimeout       = 5 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+	// stopGrace caps what Stop takes of the shutdown budget beyond Quiet, and stopShare
+	// the fraction of what is left before ctx's deadline: a stalled client must not
+	// eat the time the handler needs to flush.
+	stopGrace = 100 * time.Millisecond
+	stopShare = 4
+)
+
 // Sink receives every batch the listener took, one batch at a time, before the
 // listener answers Lambda. An error is logged; the batch still counts as delivered.
 type Sink func(ctx context.Context, batch []telemetry.Record) error
@@ -67,7 +90,8 @@ type Listener struct {
 	opts  ListenOptions
 	serve chan error
 
-	sinkMu   sync.Mutex // one batch at a time into the sink
+	sinkMu   sync.Mutex    // one batch at a time into the sink
+	reading  chan struct{} // a slot per body being read (maxReading)
 	inFlight atomic.Int64
 	last     atomic.Int64 // UnixNano of the last request's end
 	stopOnce sync.Once
@@ -91,10 +115,13 @@ func Listen(ctx context.Context, opts ListenOptions, sink Sink, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("telemetry listen: %w", err)
 	}
-	l := &Listener{ln: ln, sink: sink, log: log, opts: opts, serve: make(chan error, 1)}
+	l := &Listener{ln: ln, sink: sink, log: log, opts: opts, serve: make(chan error, 1), reading: make(chan struct{}, maxReading)}
 	l.srv = &http.Server{
 		Handler:           l,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { l.serve <- l.srv.Serve(ln) }()
@@ -154,7 +181,23 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.reject(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
 	}
+	if r.ContentLength > l.opts.MaxBodyBytes {
+		l.reject(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", l.opts.MaxBodyBytes))
+		return
+	}
+	wait := time.NewTimer(slotWait)
+	select {
+	case l.reading <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
+		l.reject(w, http.StatusServiceUnavailable, fmt.Sprintf("%d requests are being read already", maxReading))
+		return
+	case <-r.Context().Done():
+		wait.Stop()
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.opts.MaxBodyBytes))
+	<-l.reading
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -195,14 +238,47 @@ func (l *Listener) reject(w http.ResponseWriter, status int, reason string) {
 
 // Stop gives Lambda a moment to deliver what it still buffers, then closes the
 // listener and waits for the batches in flight to reach the sink. It waits until no
-// request has been in flight for Quiet (counted from the call at the earliest), or
-// until ctx ends, whichever is first. It is safe to call more than once.
+// request has been in flight for Quiet (counted from the call at the earliest); then
+// it closes idle connections, gives requests in flight a short grace, and closes
+// what is still open, stalled clients included. In all it takes at most Quiet plus a
+// tenth of a second, and never more than a quarter of what is left before ctx's
+// deadline. It is safe to call more than once.
 func (l *Listener) Stop(ctx context.Context) error {
 	l.stopOnce.Do(func() { l.stopErr = l.stop(ctx) })
 	return l.stopErr
 }
 
 func (l *Listener) stop(ctx context.Context) error {
+	called := time.Now()
+	limit := called.Add(l.opts.Quiet + stopGrace)
+	if deadline, ok := ctx.Deadline(); ok {
+		if share := called.Add(time.Until(deadline) / stopShare); share.Before(limit) {
+			limit = share
+		}
+	}
+	sctx, cancel := context.WithDeadline(ctx, limit)
+	defer cancel()
+	l.waitQuiet(sctx, limit.Add(-stopGrace))
+
+	l.srv.SetKeepAlivesEnabled(false)
+	err := l.srv.Shutdown(sctx)
+	if err != nil {
+		// Requests still open at the limit are stalled or abusive: close them.
+		l.srv.Close()
+		err = nil
+	}
+	if serveErr := <-l.serve; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = fmt.Errorf("telemetry listener: %w", serveErr)
+	}
+	stats := l.Stats()
+	l.log.Info("telemetry listener stopped", "batches", stats.Batches, "records", stats.Records,
+		"refused", stats.Rejected, "took_ms", time.Since(called).Milliseconds())
+	return err
+}
+
+// waitQuiet returns once no request has been in flight for Quiet, at until, or when
+// ctx ends, whichever is first.
+func (l *Listener) waitQuiet(ctx context.Context, until time.Time) {
 	called := time.Now()
 	for {
 		idleSince := called
@@ -211,30 +287,23 @@ func (l *Listener) stop(ctx context.Context) error {
 		}
 		wait := l.opts.Quiet - time.Since(idleSince)
 		if l.inFlight.Load() == 0 && wait <= 0 {
-			break
+			return
 		}
 		if wait <= 0 { // a batch is being taken: look again shortly
 			wait = 5 * time.Millisecond
 		}
+		if left := time.Until(until); left < wait {
+			if left <= 0 {
+				return
+			}
+			wait = left
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
-			continue
 		case <-ctx.Done():
 			timer.Stop()
+			return
 		}
-		break
 	}
-	err := l.srv.Shutdown(ctx)
-	if err != nil {
-		l.srv.Close()
-		err = fmt.Errorf("telemetry listener stop: %w", err)
-	}
-	if serveErr := <-l.serve; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("telemetry listener: %w", serveErr))
-	}
-	stats := l.Stats()
-	l.log.Info("telemetry listener stopped", "batches", stats.Batches, "records", stats.Records,
-		"refused", stats.Rejected, "took_ms", time.Since(called).Milliseconds())
-	return err
 }

@@ -1,6 +1,7 @@
 package telemetryapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -300,5 +301,111 @@ func TestSinkErrorsAreLoggedAndTheBatchAnswered(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "backend down") {
 		t.Errorf("error not logged: %s", logs.String())
+	}
+}
+
+// stopWithin stops l with a budget and reports whether Stop returned before the
+// budget was used up.
+func stopWithin(t *testing.T, l *telemetryapi.Listener, budget time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	began := time.Now()
+	l.Stop(ctx)
+	t.Logf("Stop took %s of a %s budget", time.Since(began).Round(time.Millisecond), budget)
+	if ctx.Err() != nil {
+		t.Errorf("Stop used up the whole shutdown budget of %s", budget)
+	}
+}
+
+// A client that connects and sends nothing (or sends a body slowly) must not hold the
+// listener's stop for the whole shutdown budget: the handler needs that time.
+func TestStopClosesStalledConnections(t *testing.T) {
+	tests := []struct {
+		name  string
+		stall func(t *testing.T, conn net.Conn)
+	}{
+		{"idle connection", func(*testing.T, net.Conn) {}},
+		{"half a request head", func(t *testing.T, conn net.Conn) {
+			io.WriteString(conn, "POST /telemetry HTTP/1.1\r\nHost: x\r\n")
+		}},
+		{"slow body", func(t *testing.T, conn net.Conn) {
+			io.WriteString(conn, "POST /telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n[")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &collector{}
+			l := listen(t, telemetryapi.ListenOptions{Quiet: 50 * time.Millisecond}, c.sink, &logBuffer{})
+			conn, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			tt.stall(t, conn)
+			if got := post(t, l, http.MethodPost, "/telemetry", twoRecords); got != http.StatusOK {
+				t.Fatalf("a real batch beside the stalled client got %d", got)
+			}
+			stopWithin(t, l, 2*time.Second)
+			if len(c.records()) != 2 {
+				t.Errorf("sink got %d records, want 2", len(c.records()))
+			}
+		})
+	}
+}
+
+// While every reading slot is held by a slow client, another request waits for a
+// slot and is refused with 503 instead of being buffered too.
+func TestConcurrentBodiesAreBounded(t *testing.T) {
+	c := &collector{}
+	l := listen(t, telemetryapi.ListenOptions{}, c.sink, &logBuffer{})
+	var conns []net.Conn
+	for range 4 {
+		conn, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "POST /telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n[")
+		conns = append(conns, conn)
+	}
+	deadline := time.Now().Add(maxWait)
+	for {
+		status := post(t, l, http.MethodPost, "/telemetry", twoRecords)
+		if status == http.StatusServiceUnavailable {
+			break
+		}
+		// The slow clients may not hold their slots yet: try again until they do.
+		if status != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("status %d, want 503 once 4 bodies are being read", status)
+		}
+	}
+	for _, conn := range conns {
+		conn.Close()
+	}
+	for time.Now().Before(deadline) {
+		if post(t, l, http.MethodPost, "/telemetry", twoRecords) == http.StatusOK {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Error("the listener never took batches again after the slow clients left")
+}
+
+func TestAnOversizedDeclaredBodyIsRefusedUnread(t *testing.T) {
+	l := listen(t, telemetryapi.ListenOptions{MaxBodyBytes: 1024}, (&collector{}).sink, &logBuffer{})
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST /telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
 }
