@@ -137,7 +137,7 @@ def test_make_without_target_lists_the_targets(project):
     proc = run(["make"], cwd=project)
 
     listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")}
-    assert {"help", "build", "layer", "test", "fmt", "fmt-check", "clean"} <= listed
+    assert {"help", "build", "layer", "test", "test-all", "fmt", "fmt-check", "clean", "local", "bench"} <= listed
 
 
 @pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
