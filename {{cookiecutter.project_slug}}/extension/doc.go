@@ -37,4 +37,6 @@
 // listed with them. The processor reads its own through Extension.Settings; a bad
 // value of any of them is reported to Lambda as Extension.ConfigInvalid, every bad
 // variable named, when the constructor returns.
+//
+// Maintainer: {{ cookiecutter.author }}
 package extension

@@ -10,6 +10,8 @@
 //
 // The worker only runs while the execution environment is thawed: a batch may wait
 // for the next invocation, or for SHUTDOWN, to be flushed.
+//
+// Maintainer: {{ cookiecutter.author }}
 package processor
 
 import (

@@ -6,6 +6,8 @@
 // billed as the function's PostRuntimeExtensionsDuration and delays the next
 // invocation. Keep it short. (To switch to async, return
 // extension.NewBatcher(x, record, flush) instead: see the README.)
+//
+// Maintainer: {{ cookiecutter.author }}
 package processor
 
 import (

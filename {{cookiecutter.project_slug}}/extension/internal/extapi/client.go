@@ -86,20 +86,34 @@ func (c *Client) Register(ctx context.Context, events ...EventType) (Registratio
 	req.Header.Set(headerAcceptFeature, "accountId")
 	req.Header.Set("Content-Type", "application/json")
 
-	var reg Registration
 	resp, err := c.do(req, "register", http.StatusOK)
 	if err != nil {
 		return Registration{}, err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxEventBytes)).Decode(&reg); err != nil {
-		return Registration{}, fmt.Errorf("register: decode answer: %w", err)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxEventBytes))
+	if err != nil {
+		return Registration{}, fmt.Errorf("register: read answer: %w", err)
 	}
-	reg.ExtensionID = resp.Header.Get(headerIdentifier)
-	if reg.ExtensionID == "" {
-		return Registration{}, fmt.Errorf("register: answer has no %s header", headerIdentifier)
+	reg, err := DecodeRegistration(resp.Header.Get(headerIdentifier), data)
+	if err != nil {
+		return Registration{}, fmt.Errorf("register: %w", err)
 	}
 	c.id = reg.ExtensionID
+	return reg, nil
+}
+
+// DecodeRegistration reads register's answer: the Lambda-Extension-Identifier
+// header's value and the JSON body. Unknown fields are ignored.
+func DecodeRegistration(id string, body []byte) (Registration, error) {
+	var reg Registration
+	if err := json.Unmarshal(body, &reg); err != nil {
+		return Registration{}, fmt.Errorf("decode answer: %w", err)
+	}
+	if id == "" {
+		return Registration{}, fmt.Errorf("answer has no %s header", headerIdentifier)
+	}
+	reg.ExtensionID = id
 	return reg, nil
 }
 
@@ -121,12 +135,23 @@ func (c *Client) Next(ctx context.Context) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("next: read event: %w", err)
 	}
+	ev, err := DecodeEvent(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("next: %w", err)
+	}
+	return ev, nil
+}
+
+// DecodeEvent reads one /event/next answer. A body that is not a JSON object with an
+// eventType gives an error wrapping ErrMalformedEvent; unknown fields and event types
+// pass through.
+func DecodeEvent(data []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return Event{}, fmt.Errorf("next: %w: %v", ErrMalformedEvent, err)
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
 	}
 	if ev.EventType == "" {
-		return Event{}, fmt.Errorf("next: %w: no eventType in %.200q", ErrMalformedEvent, data)
+		return Event{}, fmt.Errorf("%w: no eventType in %.200q", ErrMalformedEvent, data)
 	}
 	return ev, nil
 }
