@@ -27,7 +27,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		if ev.EventType == "" {
 			t.Fatal("decoded an event without a type")
 		}
-		ev.Deadline() // must not panic on any deadlineMs
+		if d := ev.Deadline(); ev.DeadlineMs > 0 && d.IsZero() {
+			t.Fatalf("deadlineMs %d gave no deadline", ev.DeadlineMs)
+		}
 		again, err := json.Marshal(ev)
 		if err != nil {
 			t.Fatal(err)
