@@ -209,6 +209,9 @@ func notAvailable(t *testing.T, r *emulator.Report, logs []logLine, must bool) {
 // It logs the records per second the listener took (no assertion on speed).
 func TestTelemetryBurst(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("a load test of 10,000 records per extension, seconds under -race: run by make test-all (no -short)")
+	}
 	const burst, invokes = 5000, 2
 	records := atInit + invokes*perInvoke + invokes*burst
 	for _, tc := range []e2eCase{
