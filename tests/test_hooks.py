@@ -3,6 +3,7 @@ the variable and no project left behind; answers full of quotes, backslashes
 and braces are data and bake fine."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -199,3 +200,20 @@ def test_jinja_in_an_answer_is_rendered_by_cookiecutter(tmp_path, cookiecutter_c
 
 def replay_dir(config_file):
     return Path(yaml.safe_load(config_file.read_text())["replay_dir"])
+
+
+def test_bake_prints_the_next_steps(tmp_path, cookiecutter_config):
+    """After generation the CLI says what to run next, as `sam init` does."""
+    env = {**os.environ, "PWD": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", str(cookiecutter_config),
+         "-o", "out", str(REPO_ROOT), "project_name=Next Steps", "extension_name=stepper"],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line.split("#")[0].strip() for line in proc.stdout.splitlines()]
+    steps = ["cd out/next-steps", "make local", "make layer", "make deploy"]
+    assert [line for line in lines if line in steps] == steps, proc.stdout
+    assert "dist/stepper-<arch>.zip" in proc.stdout
+    assert (tmp_path / "out" / "next-steps" / "Makefile").is_file()
