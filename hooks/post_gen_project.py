@@ -1,7 +1,10 @@
 """Shape the rendered project to the answers: keep one variant, remove what an option
-turned off. One small function per option; answers are read as data (tojson)."""
+turned off; then print what to run next. One small function per option; answers are
+read as data (tojson)."""
 
 import json
+import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -10,7 +13,8 @@ ANSWERS = json.loads(
     r"""
 {
   "processing": {{ cookiecutter.processing | tojson }},
-  "telemetry": {{ cookiecutter.telemetry | tojson }}
+  "telemetry": {{ cookiecutter.telemetry | tojson }},
+  "extension_name": {{ cookiecutter.extension_name | tojson }}
 }
 """
 )
@@ -67,9 +71,37 @@ def remove_telemetry_files(telemetry):
         remove(relative)
 
 
+def where_to_cd():
+    """The project as the user's shell reaches it: relative to the directory
+    cookiecutter was started in (PWD, which the hook inherits) when inside it."""
+    start = os.environ.get("PWD")
+    if start and Path(start).is_absolute():
+        try:
+            return PROJECT.relative_to(Path(start).resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(PROJECT)
+
+
+def print_next_steps(extension_name):
+    lines = [
+        "",
+        "Created %s. Next steps:" % PROJECT.name,
+        "",
+        "  cd %s" % shlex.quote(where_to_cd()),
+        "  make local    # run the extension under the local Lambda emulator: init, INVOKEs, SHUTDOWN",
+        "  make layer    # build the layer zip(s): dist/%s-<arch>.zip" % extension_name,
+        "  make deploy   # sam build + sam deploy (--guided the first time): the layer and a demo function",
+        "",
+        "Your code goes in processor/processor.go; README.md has the rest.",
+    ]
+    print("\n".join(lines))
+
+
 def main():
     select_processing_variant(ANSWERS["processing"])
     remove_telemetry_files(ANSWERS["telemetry"])
+    print_next_steps(ANSWERS["extension_name"])
     return 0
 
 

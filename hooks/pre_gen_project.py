@@ -4,13 +4,20 @@ Answers arrive as data: each is rendered with ``tojson`` inside a JSON document 
 ``json.loads`` reads back, so no answer can ever become Python source. A failed check
 prints one line naming the variable and the rule and exits non-zero; cookiecutter then
 deletes the half-made project directory.
+
+This file is also the one place the rules live: ``local_extensions.py`` loads it
+(unrendered: the Jinja below sits inside a string that only ``load_answers`` reads) and
+runs the same ``CHECKS`` right after each prompt, before cookiecutter creates any
+directory. This hook is the last line for what bypasses the prompts (a replay file).
 """
 
 import json
 import re
 import sys
 
-ANSWERS = json.loads(
+SUPPORTED_GO_VERSIONS = ("1.25", "1.26")
+
+ANSWERS_JSON = (
     r"""
 {
   "project_name": {{ cookiecutter.project_name | tojson }},
@@ -28,6 +35,11 @@ ANSWERS = json.loads(
 """
 )
 
+
+def load_answers():
+    return json.loads(ANSWERS_JSON)
+
+
 # Go's module path rules (golang.org/x/mod/module.CheckPath), in short: slash-separated
 # elements of ASCII letters, digits and -._~; no element empty, starting or ending with a
 # dot; the first element a lower-case domain-like name containing a dot, or a plain name.
@@ -39,15 +51,23 @@ def _single_line(value):
     return "\n" not in value and "\r" not in value and value.strip() == value
 
 
+NOTHING_TO_DERIVE = (
+    "is empty: project_name has no letters or digits to derive it from; "
+    "answer project_slug and extension_name explicitly (e.g. project_slug=my-extension)"
+)
+
+
 def check_project_name(value):
     if not value.strip():
         return "must not be empty"
-    if not _single_line(value) or len(value) > 100:
-        return "must be one line of at most 100 characters without leading or trailing spaces"
+    if not _single_line(value) or len(value) > 200:
+        return "must be one line of at most 200 characters without leading or trailing spaces"
     return None
 
 
 def check_project_slug(value):
+    if value == "":
+        return NOTHING_TO_DERIVE
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", value) or value.endswith("."):
         return (
             "must be a directory name of lower-case letters, digits, '.', '_' and '-', "
@@ -59,6 +79,8 @@ def check_project_slug(value):
 def check_extension_name(value):
     # The executable's file name under /opt/extensions and the Lambda-Extension-Name it
     # registers with; it also becomes the environment variable prefix.
+    if value == "":
+        return NOTHING_TO_DERIVE
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,62}", value) or value.endswith(("-", "_")):
         return (
             "must be a safe file name: a letter, then letters, digits, '-' or '_', at most "
@@ -108,9 +130,12 @@ def check_boolean(value):
 
 
 def check_go_version(value):
-    match = re.fullmatch(r"1\.(\d+)(\.\d+)?", value)
-    if not match or int(match.group(1)) < 22:
-        return "must be a Go release such as 1.23 or 1.23.4, at least 1.22 (got %r)" % value
+    # The Go releases the Go team still supports; the template is tested with them.
+    if value not in SUPPORTED_GO_VERSIONS:
+        return "must be a Go release the template supports: %s (got %r)" % (
+            " or ".join(SUPPORTED_GO_VERSIONS),
+            value,
+        )
     return None
 
 
@@ -129,16 +154,25 @@ CHECKS = {
 }
 
 
+def problem_with(name, value):
+    """What is wrong with one answer, or None."""
+    check = CHECKS[name]
+    if check is not check_boolean and not isinstance(value, str):
+        return "must be text"
+    return check(value)
+
+
+def error_line(name, problem):
+    return "ERROR: %s %s" % (name, problem)
+
+
 def main():
+    answers = load_answers()
     failures = []
-    for name, check in CHECKS.items():
-        value = ANSWERS[name]
-        if check is check_boolean:
-            problem = check(value)
-        else:
-            problem = "must be text" if not isinstance(value, str) else check(value)
+    for name in CHECKS:
+        problem = problem_with(name, answers[name])
         if problem:
-            failures.append("ERROR: %s %s" % (name, problem))
+            failures.append(error_line(name, problem))
     for line in failures:
         print(line, file=sys.stderr)
     return 1 if failures else 0

@@ -3,6 +3,7 @@ the variable and no project left behind; answers full of quotes, backslashes
 and braces are data and bake fine."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,13 +25,12 @@ VALID = {
 }
 
 # (variable, bad value, pattern of the line naming it). Values cookiecutter
-# itself refuses before the hook runs (choices, undefined Jinja names) have
-# cookiecutter's own wording; the rest are refused by hooks/pre_gen_project.py.
+# itself refuses before any of our code runs (choices, undefined Jinja names) have
+# cookiecutter's own wording (and its traceback, for choices); the rest are refused
+# with hooks/pre_gen_project.py's line, checked right after their prompt
+# (local_extensions.py), before cookiecutter creates the project directory.
 HOOK = r"^ERROR: {var} "
 CHOICE = r"provided for choice variable {var}\b"
-# An empty slug renders the project directory as the output directory itself,
-# which cookiecutter refuses before any hook runs, without naming the variable.
-EMPTY_SLUG = r'^Error: ".*" directory already exists'
 REJECTIONS = [
     ("extension_name", "my/ext", HOOK),
     ("extension_name", "my ext", HOOK),
@@ -47,7 +47,11 @@ REJECTIONS = [
     ("project_slug", "My Slug", HOOK),
     ("project_slug", "../escape", HOOK),
     ("project_slug", "-dash", HOOK),
-    ("project_slug", "", EMPTY_SLUG),
+    ("project_slug", "", HOOK),
+    ("project_slug", "a/b", HOOK),  # used to leave an empty a/ behind
+    ("project_slug", "x" * 300, HOOK),  # used to end in an OSError (name too long)
+    ("extension_name", "x" * 64, HOOK),
+    ("project_name", "x" * 500, HOOK),  # used to end in an OSError before the hook ran
     ("project_name", "", HOOK),
     ("project_name", "two\nlines", HOOK),
     ("project_name", "{{ undefined_name }}", r"Unable to render variable '{var}'"),
@@ -58,25 +62,28 @@ REJECTIONS = [
     ("architecture", "amd64", CHOICE),
     ("architecture", "x86", CHOICE),
     ("license", "GPL-3.0", CHOICE),
-    ("go_version", "1.20", HOOK),
-    ("go_version", "latest", HOOK),
-    ("go_version", "1.24rc1", HOOK),
-    ("go_version", "", HOOK),
+    ("go_version", "1.24", CHOICE),  # no longer supported by the Go team
+    ("go_version", "1.99", CHOICE),  # not released
+    ("go_version", "latest", CHOICE),
+    ("go_version", "1.25rc1", CHOICE),
+    ("go_version", "", CHOICE),
 ]
 
 
 def case_id(case):
     variable, value, _ = case
+    if len(value) > 40:
+        return "%s=<%d characters>" % (variable, len(value))
     return "%s=%s" % (variable, value.encode("unicode_escape").decode() or "<empty>")
 
 
-def bake_cli(output_dir, config_file, answers):
+def bake_cli(output_dir, config_file, answers, options=("--no-input",)):
     """Run the cookiecutter CLI like a user, without prompts."""
     args = [
         sys.executable,
         "-m",
         "cookiecutter",
-        "--no-input",
+        *options,
         "--config-file",
         str(config_file),
         "-o",
@@ -103,13 +110,47 @@ def test_bad_answer_is_rejected(tmp_path, cookiecutter_config, case):
     output = proc.stderr if pattern == HOOK else proc.stdout + proc.stderr
     assert naming.search(output), "no line names %s:\n%s" % (variable, output[-3000:])
     if pattern == HOOK:
-        # Only the bad answer is reported.
-        reported = set(re.findall(r"^ERROR: (\w+) ", proc.stderr, re.MULTILINE))
-        assert reported == {variable}
-    # Nothing is left behind: no project, not a single file. (A slug with a '/'
-    # could leave an empty parent directory, which cookiecutter does not remove.)
-    assert not (output_dir / (answers["project_slug"] or "_")).exists()
-    assert [p for p in output_dir.rglob("*") if not p.is_dir()] == []
+        # The one line is all there is: no traceback, nothing on stdout.
+        assert proc.stderr.count("\n") == 1 and proc.stderr.endswith("\n"), proc.stderr
+        assert proc.stdout == ""
+    # Nothing is left behind: not a file, not an empty directory.
+    assert list(output_dir.iterdir()) == []
+
+
+def test_bad_answer_stops_right_after_its_prompt(tmp_path, cookiecutter_config):
+    """Typed at the prompt, a bad slug is refused before the next prompt is shown."""
+    output_dir = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--config-file", str(cookiecutter_config),
+         "-o", str(output_dir), str(REPO_ROOT)],
+        input="My Ext\na/b\n" + "\n" * 20,  # project_name, project_slug, then defaults
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("ERROR: project_slug must be a directory name"), proc.stderr
+    assert "[2/11]" in proc.stdout and "[3/11]" not in proc.stdout, proc.stdout
+    assert not output_dir.exists()
+
+
+def test_hook_refuses_what_bypasses_the_prompts(tmp_path, cookiecutter_config):
+    """A replay file skips the prompts' checks; pre_gen_project refuses its bad
+    answer with its one line, and cookiecutter's traceback is left out."""
+    good = bake_cli(tmp_path / "first", cookiecutter_config, {"project_name": "Replayed"})
+    assert good.returncode == 0, good.stdout + good.stderr
+    replay = json.loads((replay_dir(cookiecutter_config) / (REPO_ROOT.name + ".json")).read_text())
+    replay["cookiecutter"]["extension_name"] = "1-bad"
+    replay_file = tmp_path / "bad.json"
+    replay_file.write_text(json.dumps(replay))
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+
+    proc = bake_cli(output_dir, cookiecutter_config, {}, options=("--replay-file", str(replay_file)))
+
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("ERROR: extension_name must be a safe file name"), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert list(output_dir.iterdir()) == []
 
 
 # Answers that look like code in every language the template renders to.
@@ -159,3 +200,20 @@ def test_jinja_in_an_answer_is_rendered_by_cookiecutter(tmp_path, cookiecutter_c
 
 def replay_dir(config_file):
     return Path(yaml.safe_load(config_file.read_text())["replay_dir"])
+
+
+def test_bake_prints_the_next_steps(tmp_path, cookiecutter_config):
+    """After generation the CLI says what to run next, as `sam init` does."""
+    env = {**os.environ, "PWD": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", str(cookiecutter_config),
+         "-o", "out", str(REPO_ROOT), "project_name=Next Steps", "extension_name=stepper"],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line.split("#")[0].strip() for line in proc.stdout.splitlines()]
+    steps = ["cd out/next-steps", "make local", "make layer", "make deploy"]
+    assert [line for line in lines if line in steps] == steps, proc.stdout
+    assert "dist/stepper-<arch>.zip" in proc.stdout
+    assert (tmp_path / "out" / "next-steps" / "Makefile").is_file()

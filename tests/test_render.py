@@ -86,8 +86,10 @@ def test_post_gen_keeps_exactly_the_chosen_processing_variant(baked, options):
     for async_only in ("extension/internal/queue", "extension/batch.go", "extension/batch_test.go"):
         assert (project / async_only).exists() == (processing == "async"), async_only
 
-    # The kept files are the chosen variant's, rendered with these answers.
-    env = StrictEnvironment(context={"cookiecutter": result.context}, keep_trailing_newline=True)
+    # The kept files are the chosen variant's, rendered with these answers (the
+    # template's own Jinja extension, local_extensions, is for cookiecutter.json only).
+    context = {k: v for k, v in result.context.items() if k != "_extensions"}
+    env = StrictEnvironment(context={"cookiecutter": context}, keep_trailing_newline=True)
     for kept, source in [
         ("processor.go", "processor_%s.go" % processing),
         ("processor_test.go", "processor_%s_test.go" % processing),
@@ -114,7 +116,7 @@ def test_go_mod_and_command_use_the_answers(baked, options):
 
     go_mod = (project / "go.mod").read_text(encoding="utf-8").splitlines()
     assert "module " + BASE_ANSWERS["go_module"] in go_mod
-    assert "go 1.24" in go_mod
+    assert "go 1.25" in go_mod  # the default: the oldest Go release still supported
     assert (project / "cmd" / BASE_ANSWERS["extension_name"] / "main.go").is_file()
 
 
