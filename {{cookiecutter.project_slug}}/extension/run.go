@@ -74,6 +74,7 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 	runtimeAPI, _ := p.lookup("AWS_LAMBDA_RUNTIME_API")
 	if runtimeAPI == "" {
 		log.Error("AWS_LAMBDA_RUNTIME_API is not set: run the extension inside Lambda or under the local emulator (make local)")
+		logRecords(log, Records{})
 		return 1
 	}
 	started := time.Now()
@@ -81,6 +82,7 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 	reg, err := client.Register(ctx, extapi.Invoke, extapi.Shutdown)
 	if err != nil {
 		log.Error("register failed", "name", p.name, "error", err.Error())
+		logRecords(log, Records{})
 		return 1
 	}
 	log.Info("registered", "name", p.name, "version", version, "function_name", reg.FunctionName,
@@ -123,6 +125,7 @@ func initFailed(ctx context.Context, client *extapi.Client, log *slog.Logger, er
 	report(ctx, log, "init/error", func(ctx context.Context) error {
 		return client.InitError(ctx, errorType, err)
 	})
+	logRecords(log, Records{}) // no event was handed to the handler yet
 	return 1
 }
 
@@ -242,21 +245,25 @@ func (l *loop) fatal(ctx context.Context, err error) int {
 	return 1
 }
 
-// logRecords logs the accounting line: offered = flushed + failed + dropped + unflushed.
+// logRecords logs the handler's accounting line.
 func (l *loop) logRecords() {
-	var r Records
 	if counter, ok := l.handler.(recordCounter); ok {
-		r = counter.records()
-	} else {
-		failed := l.failed.Load()
-		r = Records{Offered: l.invoked.Load(), Flushed: l.invoked.Load() - failed, Failed: failed}
+		logRecords(l.log, counter.records())
+		return
 	}
-	log := l.log.Info
+	failed := l.failed.Load()
+	logRecords(l.log, Records{Offered: l.invoked.Load(), Flushed: l.invoked.Load() - failed, Failed: failed})
+}
+
+// logRecords logs the accounting line, once per process, on every exit path:
+// offered = flushed + failed + dropped + unflushed.
+func logRecords(log *slog.Logger, r Records) {
+	level := slog.LevelInfo
 	if r.Failed+r.Dropped+r.Unflushed > 0 {
-		log = l.log.Warn
+		level = slog.LevelWarn
 	}
-	log("records", "offered", r.Offered, "flushed", r.Flushed, "failed", r.Failed,
-		"dropped", r.Dropped, "unflushed", r.Unflushed)
+	log.Log(context.Background(), level, "records", "offered", r.Offered, "flushed", r.Flushed,
+		"failed", r.Failed, "dropped", r.Dropped, "unflushed", r.Unflushed)
 }
 
 // Records is the extension's accounting of what it was given, logged once on

@@ -24,12 +24,13 @@ const (
 
 // recorder is a Handler that records what it was given.
 type recorder struct {
-	mu          sync.Mutex
-	invokes     []Event
-	deadlines   []time.Time
-	shutdowns   []Event
-	invokeErr   error
-	blockOnStop bool
+	mu           sync.Mutex
+	invokes      []Event
+	deadlines    []time.Time
+	shutdowns    []Event
+	invokeErr    error
+	blockOnStop  bool
+	stopDeadline time.Time
 }
 
 func (r *recorder) Invoke(ctx context.Context, ev Event) error {
@@ -44,6 +45,7 @@ func (r *recorder) Invoke(ctx context.Context, ev Event) error {
 func (r *recorder) Shutdown(ctx context.Context, ev Event) error {
 	r.mu.Lock()
 	r.shutdowns = append(r.shutdowns, ev)
+	r.stopDeadline, _ = ctx.Deadline()
 	block := r.blockOnStop
 	r.mu.Unlock()
 	if block {
@@ -320,6 +322,7 @@ func TestFatalErrors(t *testing.T) {
 			if slices.Contains(r.messages(), "could not report error to Lambda") {
 				t.Errorf("the 202 answer was treated as a failure: %v", r.messages())
 			}
+			r.onlyRecords(t)
 		})
 	}
 }
@@ -348,6 +351,9 @@ func TestMissingRuntimeAPI(t *testing.T) {
 	wait()
 	if r.code == 0 || !strings.Contains(r.logText(), "AWS_LAMBDA_RUNTIME_API is not set") {
 		t.Errorf("code %d, logs %s", r.code, r.logText())
+	}
+	if got := r.onlyRecords(t); got != (Records{}) {
+		t.Errorf("records = %+v, want all 0", got)
 	}
 }
 
@@ -531,18 +537,27 @@ func TestAShutdownMarginTooSmallToWorkIsRefused(t *testing.T) {
 	}
 }
 
-// With the smallest margin, and a handler that never returns, the process still
-// ends before Lambda's deadline with its counts logged.
-func TestTheSmallestMarginStillEndsBeforeTheDeadline(t *testing.T) {
+// With the smallest margin, and a handler that never returns, the handler's context
+// ends the margin before Lambda's deadline and the process still logs its counts and
+// exits 0.
+func TestTheSmallestMarginStillEndsWithItsCounts(t *testing.T) {
 	srv := extapitest.New(t)
 	deadline := time.Now().Add(500 * time.Millisecond)
 	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r1"})
 	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()})
-	r, wait := start(t, context.Background(), srv, map[string]string{Prefix + "SHUTDOWN_MARGIN": minMargin.String()}, handlerOf(&recorder{blockOnStop: true}))
+	h := &recorder{blockOnStop: true}
+	r, wait := start(t, context.Background(), srv, map[string]string{Prefix + "SHUTDOWN_MARGIN": minMargin.String()}, handlerOf(h))
 	wait()
-	exited := time.Now()
-	if r.code != 0 || !exited.Before(deadline) {
-		t.Errorf("code %d, exited %v after the deadline", r.code, exited.Sub(deadline))
+	if r.code != 0 {
+		t.Errorf("code %d", r.code)
 	}
-	r.onlyRecords(t)
+	h.mu.Lock()
+	stop := h.stopDeadline
+	h.mu.Unlock()
+	if want := time.UnixMilli(deadline.UnixMilli()).Add(-minMargin); !stop.Equal(want) {
+		t.Errorf("Shutdown's context ends at %v, want deadlineMs - %s = %v", stop, minMargin, want)
+	}
+	if got := r.onlyRecords(t); got != (Records{Offered: 1, Flushed: 1}) {
+		t.Errorf("records = %+v", got)
+	}
 }

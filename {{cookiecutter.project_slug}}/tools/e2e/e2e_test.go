@@ -189,25 +189,22 @@ func count(lines []logLine, msg string) int {
 }
 
 // records is the extension's "records" line: offered = flushed + failed + dropped +
-// unflushed, logged once on every exit path after init.
+// unflushed, logged once on every exit path.
 type records struct {
 	Offered, Flushed, Failed, Dropped, Unflushed int
 	Level                                        string
 }
 
 // recordsLine checks that there is exactly one "records" line with the five integer
-// counts adding up, and returns it. required is false on the paths that end before
-// the handler exists (register refused, init failed): there the line may be missing.
-func recordsLine(t *testing.T, logs []logLine, required bool) (records, bool) {
+// counts adding up, and returns it; every exit path logs it, also those that end
+// before the handler exists (register refused, init failed).
+func recordsLine(t *testing.T, logs []logLine) (records, bool) {
 	t.Helper()
 	var found []logLine
 	for _, l := range logs {
 		if l["msg"] == "records" {
 			found = append(found, l)
 		}
-	}
-	if len(found) == 0 && !required {
-		return records{}, false
 	}
 	if len(found) != 1 {
 		t.Errorf("%d \"records\" lines, want exactly 1: %v", len(found), found)
@@ -297,7 +294,7 @@ func runE2E(t *testing.T, tc e2eCase) {
 	if r.AbandonedNexts != 0 {
 		t.Errorf("the extension gave up on %d waiting /event/next calls", r.AbandonedNexts)
 	}
-	recordsLine(t, logs, r.InitDone)
+	recordsLine(t, logs)
 	tc.check(t, r, logs)
 	if t.Failed() {
 		var b strings.Builder
@@ -335,7 +332,7 @@ func cleanShutdown(invokes int) func(t *testing.T, r *emulator.Report, logs []lo
 		if l, ok := find(logs, "shutdown complete"); !ok || l["reason"] != r.ShutdownReason {
 			t.Errorf("no 'shutdown complete' line with reason %q (got %v)", r.ShutdownReason, l)
 		}
-		if rec, ok := recordsLine(t, logs, true); ok && rec.Offered < invokes {
+		if rec, ok := recordsLine(t, logs); ok && rec.Offered < invokes {
 			t.Errorf("records line offered %d, want every one of the %d invocations counted", rec.Offered, invokes)
 		}
 	}
@@ -505,7 +502,7 @@ func tightDeadline(invokes, unflushed int) func(t *testing.T, r *emulator.Report
 		if count(logs, "shutdown complete")+count(logs, "shutdown incomplete") != 1 {
 			t.Error("want one 'shutdown complete' or 'shutdown incomplete' line")
 		}
-		rec, ok := recordsLine(t, logs, true)
+		rec, ok := recordsLine(t, logs)
 		if !ok {
 			return
 		}
@@ -523,7 +520,7 @@ func accounted(invokes int) func(t *testing.T, r *emulator.Report, logs []logLin
 	return func(t *testing.T, r *emulator.Report, logs []logLine) {
 		t.Helper()
 		cleanShutdown(invokes)(t, r, logs)
-		if rec, ok := recordsLine(t, logs, true); ok && (rec.Offered != invokes || rec.Flushed != invokes) {
+		if rec, ok := recordsLine(t, logs); ok && (rec.Offered != invokes || rec.Flushed != invokes) {
 			t.Errorf("records line %+v: want %d offered and flushed", rec, invokes)
 		}
 	}

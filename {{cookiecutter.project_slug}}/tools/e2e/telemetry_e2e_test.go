@@ -143,7 +143,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 				subscribed(t, r, logs, records)
 {%- if cookiecutter.processing == "async" %}
 				// Invocations and telemetry records share the queue.
-				if rec, ok := recordsLine(t, logs, true); ok && (rec.Offered != 3+records || rec.Flushed != rec.Offered) {
+				if rec, ok := recordsLine(t, logs); ok && (rec.Offered != 3+records || rec.Flushed != rec.Offered) {
 					t.Errorf("records line %+v, want %d offered and flushed", rec, 3+records)
 				}
 {%- endif %}
@@ -172,7 +172,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 			check: func(t *testing.T, r *emulator.Report, logs []logLine) {
 				cleanShutdown(3)(t, r, logs)
 				subscribed(t, r, logs, records)
-				if rec, ok := recordsLine(t, logs, true); ok && (rec.Offered != 3+records || rec.Flushed != rec.Offered) {
+				if rec, ok := recordsLine(t, logs); ok && (rec.Offered != 3+records || rec.Flushed != rec.Offered) {
 					t.Errorf("records line %+v, want all %d flushed at SHUTDOWN", rec, 3+records)
 				}
 			},
@@ -236,7 +236,7 @@ func TestTelemetryBurst(t *testing.T) {
 				}
 				t.Logf("listener took %d burst records in %.1f ms: %.0f records/s",
 					r.Telemetry.BurstRecords, r.Telemetry.BurstMs, r.Telemetry.BurstRecordsPerSecond)
-				rec, ok := recordsLine(t, logs, true)
+				rec, ok := recordsLine(t, logs)
 				if !ok {
 					return
 				}
