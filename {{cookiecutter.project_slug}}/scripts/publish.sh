@@ -191,6 +191,7 @@ write_outputs() {
 		printf '|---|---|---|---|---|\n'
 		for row in ${rows[@]+"${rows[@]}"}; do
 			IFS='|' read -r region arch layer arn number sha zip <<<"$row"
+			# shellcheck disable=SC2016 # the backticks are Markdown
 			printf '| %s | %s | `%s` | %s | `%s` |\n' "$region" "$arch" "$arn" "$number" "$sha"
 		done
 	} >"$md.tmp"
@@ -267,6 +268,7 @@ for region in "${regions[@]}"; do
 		fi
 
 		# Check what Lambda now holds.
+		# shellcheck disable=SC2016 # the backticks are a JMESPath literal
 		IFS=$'\t' read -r arn got_arches got_description got_sha < <("${awsr[@]}" lambda get-layer-version \
 			--layer-name "$layer" --version-number "$number" \
 			--query '[LayerVersionArn, join(`,`, CompatibleArchitectures), Description, Content.CodeSha256]') ||
