@@ -74,7 +74,7 @@ def record_template_commit(given, repo_dir):
         # Relative to where cookiecutter was run (the hook runs in the project).
         repo_dir = str(Path(os.environ.get("PWD", "/nonexistent"), repo_dir).resolve())
     if given and ":" not in given and not Path(given).is_absolute():
-        text = text.replace("\ntemplate: %s\n" % given, "\ntemplate: %s\n" % repo_dir)
+        text = text.replace("template: %s\n" % given, "template: %s\n" % repo_dir, 1)
     try:
         commit = subprocess.run(
             ["git", "-C", repo_dir, "rev-parse", "--verify", "HEAD"],
