@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -98,9 +99,44 @@ def print_next_steps(extension_name):
     print("\n".join(lines))
 
 
+# ---- .template-version: the template commit -----------------------------------
+# cruft passes the commit (_commit); plain cookiecutter does not, so ask git in the
+# template checkout it rendered from (_repo_dir).
+# A relative template path (cookiecutter .) is recorded as the absolute checkout.
+TEMPLATE_GIVEN = {{ cookiecutter._template | default("") | tojson }}
+TEMPLATE_REPO_DIR = {{ cookiecutter._repo_dir | default("") | tojson }}
+
+
+def record_template_commit(given, repo_dir):
+    path = PROJECT / ".template-version"
+    text = path.read_text()
+    if not repo_dir or "\ncommit: unknown\n" not in text:
+        return
+    if not Path(repo_dir).is_absolute():
+        # Relative to where cookiecutter was run (the hook runs in the project).
+        repo_dir = str(Path(os.environ.get("PWD", "/nonexistent"), repo_dir).resolve())
+    if given and ":" not in given and not Path(given).is_absolute():
+        text = text.replace("template: %s\n" % given, "template: %s\n" % repo_dir, 1)
+    try:
+        commit = subprocess.run(
+            ["git", "-C", repo_dir, "rev-parse", "--verify", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", repo_dir, "status", "--porcelain"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return  # not a git checkout (or no git): the commit stays unknown
+    text = text.replace("\ncommit: unknown\n", "\ncommit: %s\n" % commit)
+    if dirty:
+        text += "# The template checkout had uncommitted changes: this project is not exactly that commit.\n"
+    path.write_text(text)
+
+
 def main():
     select_processing_variant(ANSWERS["processing"])
     remove_telemetry_files(ANSWERS["telemetry"])
+    record_template_commit(TEMPLATE_GIVEN, TEMPLATE_REPO_DIR)
     print_next_steps(ANSWERS["extension_name"])
     return 0
 

@@ -83,7 +83,9 @@ def assert_check_fails_then_update_applies(env, project, template_repo):
     assert json.loads((project / ".cruft.json").read_text())["commit"] == head(env, template_repo)
     assert not list(project.rglob("*.rej")), "cruft update left rejected hunks"
     status = git(env, project, "status", "--porcelain").stdout.splitlines()
-    assert sorted(line[3:] for line in status) == [".cruft.json", ".gitignore"]
+    # .template-version records the new template commit too.
+    assert sorted(line[3:] for line in status) == [".cruft.json", ".gitignore", ".template-version"]
+    assert "\ncommit: %s\n" % head(env, template_repo) in (project / ".template-version").read_text()
     run(["cruft", "check"], cwd=project, env=env)
 
 
