@@ -15,7 +15,7 @@ import json
 import re
 import sys
 
-SUPPORTED_GO_VERSIONS = ("1.25", "1.26")
+SUPPORTED_GO_VERSIONS = ("1.26", "1.27")
 
 ANSWERS_JSON = (
     r"""

@@ -151,10 +151,11 @@ def test_sam_build_target_refuses_to_run_without_artifacts_dir(project):
 
 @pytest.mark.parametrize("processing", AXES["processing"])
 def test_oldest_allowed_go_directive_vets(baked, processing):
-    """go_version offers 1.25, the oldest Go release the Go team still supports;
+    """go_version offers 1.26, the oldest Go release the Go team still supports;
     go vet checks the code against that language version and standard library
     (no newer APIs), so every answer builds."""
     require_tool("go")
-    project = project_of(baked(processing=processing, architecture="x86_64", go_version="1.25"))
+    project = project_of(baked(processing=processing, architecture="x86_64", go_version="1.26"))
 
     run(["go", "vet", "./..."], cwd=project)
+    run(["go", "vet", "./..."], cwd=project / "tools")

@@ -63,9 +63,10 @@ REJECTIONS = [
     ("architecture", "x86", CHOICE),
     ("license", "GPL-3.0", CHOICE),
     ("go_version", "1.24", CHOICE),  # no longer supported by the Go team
+    ("go_version", "1.25", CHOICE),  # unsupported since Go 1.27 (August 2026)
     ("go_version", "1.99", CHOICE),  # not released
     ("go_version", "latest", CHOICE),
-    ("go_version", "1.25rc1", CHOICE),
+    ("go_version", "1.27rc1", CHOICE),
     ("go_version", "", CHOICE),
 ]
 

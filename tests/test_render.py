@@ -116,7 +116,7 @@ def test_go_mod_and_command_use_the_answers(baked, options):
 
     go_mod = (project / "go.mod").read_text(encoding="utf-8").splitlines()
     assert "module " + BASE_ANSWERS["go_module"] in go_mod
-    assert "go 1.25" in go_mod  # the default: the oldest Go release still supported
+    assert "go 1.26" in go_mod  # the default: the oldest Go release still supported
     assert (project / "cmd" / BASE_ANSWERS["extension_name"] / "main.go").is_file()
 
 
