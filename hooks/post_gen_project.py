@@ -43,6 +43,7 @@ TELEMETRY_ONLY = [
     "processor/telemetry.go",
     "processor/telemetry_test.go",
     "tools/e2e/telemetry_e2e_test.go",
+    "tools/e2e/load_e2e_test.go",
 ]
 # Files that stand in for the telemetry code when the option is off.
 NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]

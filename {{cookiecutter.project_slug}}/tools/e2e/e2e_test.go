@@ -63,6 +63,7 @@ type target struct {
 	name   string // file name: the name it registers with
 	dir    string // module directory, relative to this package
 	pkg    string // package, relative to dir
+	noRace bool   // built without the race detector, for memory figures
 	once   sync.Once
 	path   string
 	output string
@@ -79,12 +80,16 @@ var (
 func (t *target) binary(tb testing.TB) string {
 	tb.Helper()
 	t.once.Do(func() {
-		t.path = filepath.Join(buildDir, t.name, t.name)
+		variant := ""
+		if t.noRace {
+			variant = "norace-"
+		}
+		t.path = filepath.Join(buildDir, variant+t.name, t.name)
 		if t.err = touchSources(t.dir, t.pkg); t.err != nil {
 			return
 		}
 		args := []string{"build", "-o", t.path}
-		if raceEnabled {
+		if raceEnabled && !t.noRace {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, t.pkg)...)

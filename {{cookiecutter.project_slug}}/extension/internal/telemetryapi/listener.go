@@ -39,8 +39,8 @@ func MaxBodyBytes(maxBytes int) int64 { return 2*int64(maxBytes) + bodyMargin }
 // batch at a time over loopback, in milliseconds; anything slower or wider is not
 // Lambda.
 const (
-	// maxReading is how many request bodies are read at once: the listener buffers
-	// at most maxReading x MaxBodyBytes (about 8.5 MiB at Lambda's largest buffering).
+	// maxReading is how many requests are read, parsed and handed on at once: the
+	// listener holds at most maxReading bodies of MaxBodyBytes and their records.
 	maxReading = 4
 	// slotWait is how long a request waits for a reading slot before it is answered
 	// 503 (Lambda retries a failed delivery).
@@ -196,8 +196,10 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wait.Stop()
 		return
 	}
+	// The slot is held until the batch has been handed on: the body and its parsed
+	// records are what takes memory.
+	defer func() { <-l.reading }()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.opts.MaxBodyBytes))
-	<-l.reading
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
