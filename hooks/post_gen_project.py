@@ -31,6 +31,9 @@ ASYNC_ONLY = [
     "extension/batch_test.go",
     "extension/batch_telemetry.go",
     "extension/batch_telemetry_test.go",
+    "tools/bench/work/async.go",
+    "tools/bench/work/async_telemetry.go",
+    "tools/e2e/async_e2e_test.go",
 ]
 # Files only the telemetry option uses (the emulator in tools/ stays complete).
 TELEMETRY_ONLY = [
@@ -44,6 +47,8 @@ TELEMETRY_ONLY = [
     "processor/telemetry_test.go",
     "tools/e2e/telemetry_e2e_test.go",
     "tools/e2e/load_e2e_test.go",
+    "tools/bench/work/telemetry.go",
+    "tools/bench/work/async_telemetry.go",
 ]
 # Files that stand in for the telemetry code when the option is off.
 NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]

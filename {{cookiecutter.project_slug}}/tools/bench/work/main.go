@@ -7,17 +7,14 @@
 //
 //   - BENCH_MODE=sync (the default): a Handler that sleeps inline in Invoke, before
 //     the next /event/next.
-{%- if cookiecutter.processing == "async" %}
-//   - BENCH_MODE=async: an extension.Batcher (sized by the same settings as the
-//     extension: QUEUE_SIZE, BATCH_SIZE, FLUSH_INTERVAL) whose flush sleeps
-//     BENCH_WORK per invocation record in the batch and logs a debug line "flushed".
-{%- endif %}
-{%- if cookiecutter.telemetry %}
-//   - BENCH_TELEMETRY=1: the handler also implements extension.TelemetryHandler, so
-//     the extension subscribes to the Telemetry API. Sync takes each batch and does
-//     nothing with it{% if cookiecutter.processing == "async" %}; async queues every record with the invocations' (no sleep
-//     for them){% endif %}.
-{%- endif %}
+//   - BENCH_MODE=async (async bakes, async.go): an extension.Batcher (sized by the
+//     same settings as the extension: QUEUE_SIZE, BATCH_SIZE, FLUSH_INTERVAL) whose
+//     flush sleeps BENCH_WORK per invocation record in the batch and logs a debug
+//     line "flushed".
+//   - BENCH_TELEMETRY=1 (telemetry bakes, telemetry.go): the handler also implements
+//     extension.TelemetryHandler, so the extension subscribes to the Telemetry API.
+//     Sync takes each batch and does nothing with it; async queues every record with
+//     the invocations' (no sleep for them).
 //
 // What happened to the work is the extension's own "records" line, logged at exit.
 // It is never part of the layer.
@@ -30,13 +27,21 @@ import (
 	"time"
 
 	"{{ cookiecutter.go_module }}/extension"
-{%- if cookiecutter.telemetry %}
-	"{{ cookiecutter.go_module }}/extension/telemetry"
-{%- endif %}
 )
 
 func main() {
 	os.Exit(extension.Run(newHandler))
+}
+
+// modes builds the handler of each BENCH_MODE this bake has; async.go adds "async".
+var modes = map[string]func(x *extension.Extension, work time.Duration) extension.Handler{
+	"sync": newSync,
+}
+
+// telemetryCapable is a mode's handler that can gain the telemetry capability
+// (telemetry.go gives the handlers that method in telemetry bakes).
+type telemetryCapable interface {
+	withTelemetry() extension.Handler
 }
 
 // newHandler reads the BENCH_* variables (not settings of the extension: they have no
@@ -50,61 +55,31 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 		}
 		work = d
 	}
-{%- if cookiecutter.telemetry %}
-	withTelemetry := os.Getenv("BENCH_TELEMETRY") == "1"
-{%- endif %}
-	switch mode := os.Getenv("BENCH_MODE"); mode {
-	case "", "sync":
-		h := extension.InvokeFunc(func(ctx context.Context, _ extension.Event) error {
-			return sleep(ctx, work)
-		})
-{%- if cookiecutter.telemetry %}
-		if withTelemetry {
-			return syncTelemetry{h}, nil
-		}
-{%- endif %}
-		return h, nil
-{%- if cookiecutter.processing == "async" %}
-	case "async":
-		b := extension.NewBatcher(x, func(extension.Event) item { return item{invocation: true} },
-			func(ctx context.Context, batch []item) error {
-				n := 0
-				for _, it := range batch {
-					if it.invocation {
-						n++
-					}
-				}
-				if err := sleep(ctx, work*time.Duration(n)); err != nil {
-					return err
-				}
-				x.Log.Debug("flushed", "records", len(batch), "invocations", n)
-				return nil
-			})
-{%- if cookiecutter.telemetry %}
-		if withTelemetry {
-			return b.WithTelemetry(func(telemetry.Record) (item, bool) { return item{}, true }), nil
-		}
-{%- endif %}
-		return b, nil
-{%- endif %}
-	default:
+	mode := os.Getenv("BENCH_MODE")
+	if mode == "" {
+		mode = "sync"
+	}
+	newMode, ok := modes[mode]
+	if !ok {
 		return nil, fmt.Errorf("BENCH_MODE %q is not available in this variant", mode)
 	}
+	h := newMode(x, work)
+	if os.Getenv("BENCH_TELEMETRY") == "1" {
+		capable, ok := h.(telemetryCapable)
+		if !ok {
+			return nil, fmt.Errorf("BENCH_TELEMETRY=1: this bake has no telemetry")
+		}
+		h = capable.withTelemetry()
+	}
+	return h, nil
 }
-{%- if cookiecutter.processing == "async" %}
 
-// item is one queued record: an invocation's, or (with BENCH_TELEMETRY) a Telemetry
-// API record's.
-type item struct{ invocation bool }
-{%- endif %}
-{%- if cookiecutter.telemetry %}
+// syncHandler sleeps inline in Invoke.
+type syncHandler struct{ extension.InvokeFunc }
 
-// syncTelemetry is the sync handler with the telemetry capability: it takes every
-// batch as it comes.
-type syncTelemetry struct{ extension.InvokeFunc }
-
-func (syncTelemetry) Telemetry(context.Context, []telemetry.Record) error { return nil }
-{%- endif %}
+func newSync(_ *extension.Extension, work time.Duration) extension.Handler {
+	return syncHandler{func(ctx context.Context, _ extension.Event) error { return sleep(ctx, work) }}
+}
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
