@@ -12,7 +12,7 @@ import pytest
 from conftest import BASE_ANSWERS, REPO_ROOT, require_tool, run
 
 # What cookiecutter needs from the template (the rest is the template's own tooling).
-TEMPLATE_PATHS = ["cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"]
+TEMPLATE_PATHS = ["cookiecutter.json", "local_extensions.py", "hooks", "{{cookiecutter.project_slug}}"]
 TEMPLATE_CHANGE = "# added by a later template commit\n/scratch/\n"
 
 
