@@ -157,7 +157,7 @@ func TestAFatalErrorDrainsTheQueueFirst(t *testing.T) {
 				return NewBatcher(x, requestID, c.flush), nil
 			})
 			for i := range invokes {
-				srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: string(rune('a' + i%26))})
+				srv.Push(extapi.Event{EventType: "INVOKE", RequestID: string(rune('a' + i%26))})
 				if i%50 == 49 {
 					waitForNexts(t, srv, i+1) // the fake holds at most 64 answers
 				}
@@ -189,11 +189,11 @@ func TestADrainCutByTheDeadlineCountsTheBatchBeingFlushed(t *testing.T) {
 		return NewBatcher(x, requestID, c.flush), nil
 	})
 	for range 64 {
-		srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r"})
+		srv.Push(extapi.Event{EventType: "INVOKE", RequestID: "r"})
 	}
 	waitForNexts(t, srv, 65)
 	<-c.entered
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, DeadlineMs: time.Now().Add(100 * time.Millisecond).UnixMilli()})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", DeadlineMs: time.Now().Add(100 * time.Millisecond).UnixMilli()})
 	wait()
 	close(c.release)
 	if got := r.onlyRecords(t); got != (Records{Offered: 64, Unflushed: 64}) {

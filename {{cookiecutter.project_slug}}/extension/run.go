@@ -79,7 +79,7 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 	}
 	started := time.Now()
 	client := extapi.New(runtimeAPI, p.name)
-	reg, err := client.Register(ctx, extapi.Invoke, extapi.Shutdown)
+	reg, err := client.Register(ctx, string(Invoke), string(Shutdown))
 	if err != nil {
 		log.Error("register failed", "name", p.name, "error", err.Error())
 		logRecords(log, Records{})
@@ -149,13 +149,13 @@ func (l *loop) run(ctx context.Context) int {
 			}
 			return l.fatal(ctx, err)
 		}
-		switch ev.EventType {
-		case extapi.Invoke:
+		switch EventType(ev.EventType) {
+		case Invoke:
 			l.invoke(ctx, eventOf(ev))
-		case extapi.Shutdown:
+		case Shutdown:
 			return l.shutdown(ctx, eventOf(ev))
 		default:
-			l.log.Warn("ignoring unknown event type", "event_type", string(ev.EventType))
+			l.log.Warn("ignoring unknown event type", "event_type", ev.EventType)
 		}
 	}
 }

@@ -160,9 +160,9 @@ func (r *result) lastRequest(path string) (extapitest.Request, bool) {
 func TestInvokeThenShutdown(t *testing.T) {
 	srv := extapitest.New(t)
 	deadline := time.Now().Add(time.Minute).UnixMilli()
-	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r1", DeadlineMs: deadline})
-	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r2", DeadlineMs: deadline})
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+	srv.Push(extapi.Event{EventType: "INVOKE", RequestID: "r1", DeadlineMs: deadline})
+	srv.Push(extapi.Event{EventType: "INVOKE", RequestID: "r2", DeadlineMs: deadline})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
 	h := &recorder{}
 	_, wait := start(t, context.Background(), srv, nil, handlerOf(h))
 	r := wait()
@@ -196,8 +196,8 @@ func TestInvokeThenShutdown(t *testing.T) {
 func TestUnknownEventsAndReasonsAreTolerated(t *testing.T) {
 	srv := extapitest.New(t)
 	srv.PushRaw(http.StatusOK, `{"eventType":"RESTORE","deadlineMs":1,"extra":[1]}`)
-	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r1"})
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "SandboxTerminated"})
+	srv.Push(extapi.Event{EventType: "INVOKE", RequestID: "r1"})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "SandboxTerminated"})
 	h := &recorder{invokeErr: errors.New("processor failed")}
 	_, wait := start(t, context.Background(), srv, nil, handlerOf(h))
 	r := wait()
@@ -217,7 +217,7 @@ func TestUnknownEventsAndReasonsAreTolerated(t *testing.T) {
 func TestShutdownEndsBeforeDeadlineEvenIfHandlerHangs(t *testing.T) {
 	srv := extapitest.New(t)
 	deadline := time.Now().Add(time.Second)
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "timeout", DeadlineMs: deadline.UnixMilli()})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "timeout", DeadlineMs: deadline.UnixMilli()})
 	_, wait := start(t, context.Background(), srv, nil, handlerOf(&recorder{blockOnStop: true}))
 	r := wait()
 	exited := time.Now()
@@ -398,10 +398,10 @@ func TestEveryExitPathLogsTheRecordsLineOnce(t *testing.T) {
 		code int
 	}{
 		{"shutdown", func(_ *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
-			srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+			srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
 		}, 0},
 		{"shutdown deadline already past", func(_ *testing.T, srv *extapitest.Server, _ context.CancelFunc) {
-			srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "timeout", DeadlineMs: time.Now().Add(-time.Second).UnixMilli()})
+			srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "timeout", DeadlineMs: time.Now().Add(-time.Second).UnixMilli()})
 		}, 0},
 		{"signal", func(t *testing.T, srv *extapitest.Server, cancel context.CancelFunc) {
 			waitForNexts(t, srv, 4)
@@ -422,7 +422,7 @@ func TestEveryExitPathLogsTheRecordsLineOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := extapitest.New(t)
 			for _, id := range []string{"r1", "r2", "r3"} {
-				srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: id})
+				srv.Push(extapi.Event{EventType: "INVOKE", RequestID: id})
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -459,7 +459,7 @@ func waitForNexts(t *testing.T, srv *extapitest.Server, n int) {
 
 func TestTheConstructorSeesTheRegistration(t *testing.T) {
 	srv := extapitest.New(t)
-	srv.Push(extapi.Event{EventType: extapi.Shutdown})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN"})
 	var got *Extension
 	_, wait := start(t, context.Background(), srv, nil, func(x *Extension) (Handler, error) {
 		got = x
@@ -543,8 +543,8 @@ func TestAShutdownMarginTooSmallToWorkIsRefused(t *testing.T) {
 func TestTheSmallestMarginStillEndsWithItsCounts(t *testing.T) {
 	srv := extapitest.New(t)
 	deadline := time.Now().Add(500 * time.Millisecond)
-	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r1"})
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()})
+	srv.Push(extapi.Event{EventType: "INVOKE", RequestID: "r1"})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown", DeadlineMs: deadline.UnixMilli()})
 	h := &recorder{blockOnStop: true}
 	r, wait := start(t, context.Background(), srv, map[string]string{Prefix + "SHUTDOWN_MARGIN": minMargin.String()}, handlerOf(h))
 	wait()
@@ -559,5 +559,16 @@ func TestTheSmallestMarginStillEndsWithItsCounts(t *testing.T) {
 	}
 	if got := r.onlyRecords(t); got != (Records{Offered: 1, Flushed: 1}) {
 		t.Errorf("records = %+v", got)
+	}
+}
+
+func TestShutdownReasonIsCaseInsensitive(t *testing.T) {
+	for _, raw := range []string{"spindown", "SPINDOWN", "SpinDown"} {
+		if !ShutdownReason(raw).Is(ReasonSpindown) {
+			t.Errorf("%q is not spindown", raw)
+		}
+	}
+	if ShutdownReason("SandboxTerminated").Is(ReasonTimeout) {
+		t.Error("unknown reason matched timeout")
 	}
 }

@@ -103,12 +103,12 @@ func TestAHandlerWithTelemetryIsSubscribedAndStopsTheListenerFirst(t *testing.T)
 	if sub["schemaVersion"] != "2022-12-13" || fmt.Sprint(sub["types"]) != "[platform function]" {
 		t.Errorf("subscription = %v", sub)
 	}
-	srv.Push(extapi.Event{EventType: extapi.Invoke, RequestID: "r1"})
+	srv.Push(extapi.Event{EventType: "INVOKE", RequestID: "r1"})
 	waitForNexts(t, srv, 2)
 	if status := deliver(t, sub, twoRecords); status != http.StatusOK {
 		t.Fatalf("delivery answered %d", status)
 	}
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
 	wait()
 	if r.code != 0 {
 		t.Fatalf("code %d; logs:\n%s", r.code, r.logText())
@@ -120,7 +120,7 @@ func TestAHandlerWithTelemetryIsSubscribedAndStopsTheListenerFirst(t *testing.T)
 
 func TestAHandlerWithoutTelemetryIsNotSubscribed(t *testing.T) {
 	srv := extapitest.New(t)
-	srv.Push(extapi.Event{EventType: extapi.Shutdown})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN"})
 	_, wait := start(t, context.Background(), srv, nil, handlerOf(&recorder{}))
 	if r := wait(); r.code != 0 {
 		t.Fatalf("code %d", r.code)

@@ -73,8 +73,8 @@ func (c *Client) RuntimeAPIBase() string {
 }
 
 // Register registers the extension for events and keeps the identifier for later calls.
-func (c *Client) Register(ctx context.Context, events ...EventType) (Registration, error) {
-	body, err := json.Marshal(map[string][]EventType{"events": events})
+func (c *Client) Register(ctx context.Context, events ...string) (Registration, error) {
+	body, err := json.Marshal(map[string][]string{"events": events})
 	if err != nil {
 		return Registration{}, fmt.Errorf("register: %w", err)
 	}

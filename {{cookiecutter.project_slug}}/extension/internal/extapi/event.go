@@ -3,36 +3,7 @@
 // GET /event/next, and reports fatal problems to /init/error or /exit/error.
 package extapi
 
-import (
-	"strings"
-	"time"
-)
-
-// EventType names an event the extension can register for and receive.
-type EventType string
-
-// The event types Lambda delivers to external extensions.
-const (
-	Invoke   EventType = "INVOKE"
-	Shutdown EventType = "SHUTDOWN"
-)
-
-// ShutdownReason says why the execution environment is shutting down. Lambda sends
-// lower-case values ("spindown", "timeout", "failure") while the guide lists upper-case
-// ones, and emulators send others ("SandboxTerminated"): compare with Is, never reject.
-type ShutdownReason string
-
-// Shutdown reasons documented by AWS.
-const (
-	ReasonSpindown ShutdownReason = "spindown"
-	ReasonTimeout  ShutdownReason = "timeout"
-	ReasonFailure  ShutdownReason = "failure"
-)
-
-// Is reports whether r names the same reason as other, ignoring case.
-func (r ShutdownReason) Is(other ShutdownReason) bool {
-	return strings.EqualFold(string(r), string(other))
-}
+import "time"
 
 // Tracing carries the X-Ray trace header of an invocation.
 type Tracing struct {
@@ -40,15 +11,16 @@ type Tracing struct {
 	Value string `json:"value"`
 }
 
-// Event is one answer of GET /event/next. Fields of the other event type stay empty;
+// Event is one answer of GET /event/next, as Lambda sends it (package extension
+// defines the event types and shutdown reasons). Fields of the other event type stay empty;
 // unknown fields are ignored so that new Lambda fields never break the extension.
 type Event struct {
-	EventType          EventType      `json:"eventType"`
-	DeadlineMs         int64          `json:"deadlineMs"`
-	RequestID          string         `json:"requestId,omitempty"`
-	InvokedFunctionArn string         `json:"invokedFunctionArn,omitempty"`
-	Tracing            Tracing        `json:"tracing"`
-	ShutdownReason     ShutdownReason `json:"shutdownReason,omitempty"`
+	EventType          string  `json:"eventType"` // INVOKE, SHUTDOWN, or one not known yet
+	DeadlineMs         int64   `json:"deadlineMs"`
+	RequestID          string  `json:"requestId,omitempty"`
+	InvokedFunctionArn string  `json:"invokedFunctionArn,omitempty"`
+	Tracing            Tracing `json:"tracing"`
+	ShutdownReason     string  `json:"shutdownReason,omitempty"`
 }
 
 // Deadline is the event's deadline as a time; the zero time when Lambda sent none.
