@@ -100,6 +100,9 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 		env:             env,
 	}
 	handler, err := newHandler(x)
+	if handler == nil && err == nil {
+		err = errors.New("the processor's constructor returned no handler and no error")
+	}
 	var telemetry *telemetryPlan
 	if err == nil {
 		telemetry = planTelemetry(handler, env)

@@ -248,12 +248,13 @@ func TestSignalShutsDownCleanly(t *testing.T) {
 
 func TestFatalErrors(t *testing.T) {
 	tests := []struct {
-		name      string
-		prepare   func(*extapitest.Server)
-		env       map[string]string
-		setupErr  error
-		report    string // error endpoint expected, "" for none
-		errorType string
+		name       string
+		prepare    func(*extapitest.Server)
+		env        map[string]string
+		nilHandler bool
+		setupErr   error
+		report     string // error endpoint expected, "" for none
+		errorType  string
 	}{
 		{
 			name: "register forbidden",
@@ -270,6 +271,12 @@ func TestFatalErrors(t *testing.T) {
 			env:       map[string]string{Prefix + "LOG_LEVEL": "loud"},
 			report:    "/init/error",
 			errorType: errorTypeConfig,
+		},
+		{
+			name:       "constructor returns no handler",
+			nilHandler: true,
+			report:     "/init/error",
+			errorType:  errorTypeInit,
 		},
 		{
 			name:      "setup failure",
@@ -304,7 +311,12 @@ func TestFatalErrors(t *testing.T) {
 			if tt.prepare != nil {
 				tt.prepare(srv)
 			}
-			newHandler := func(*Extension) (Handler, error) { return &recorder{}, tt.setupErr }
+			newHandler := func(*Extension) (Handler, error) {
+				if tt.nilHandler {
+					return nil, nil
+				}
+				return &recorder{}, tt.setupErr
+			}
 			_, wait := start(t, context.Background(), srv, tt.env, newHandler)
 			r := wait()
 			if r.code == 0 {
