@@ -194,16 +194,18 @@ func (l *loop) shutdown(ctx context.Context, ev Event) int {
 func (l *loop) finish(ctx context.Context, ev Event) {
 	started := time.Now()
 	deadline := ev.Deadline
-	// The handler stops at deadline - margin (at once when the deadline is closer
-	// than that); the loop then waits half of what is left for it to return, and
-	// gives up still half the margin before Lambda's deadline.
-	stop := deadline.Add(-l.margin)
+	// The handler stops at deadline - margin; the loop then waits half the margin
+	// for it to return, and gives up still half the margin before Lambda's deadline.
+	// When the deadline is closer than the margin, the handler's context has ended
+	// already: the loop waits a quarter of what is left, and keeps the rest for the
+	// exit.
+	stop, grace := deadline.Add(-l.margin), l.margin/2
 	if stop.Before(started) {
-		stop = started
+		stop, grace = started, max(deadline.Sub(started)/4, 0)
 	}
 	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), stop)
 	defer cancel()
-	giveUp := time.NewTimer(time.Until(stop.Add(deadline.Sub(stop) / 2)))
+	giveUp := time.NewTimer(time.Until(stop.Add(grace)))
 	defer giveUp.Stop()
 
 	done := make(chan error, 1)
