@@ -75,6 +75,8 @@ const (
 	maxLogLine = 1 << 20
 	// maxFieldValue is the longest field value a readable line shows (in runes).
 	maxFieldValue = 120
+	// maxObjectDepth is how deep objects in a line are spread into key.sub=value fields.
+	maxObjectDepth = 2
 )
 
 // logWriter is Config.Output's side of the extension's stdout and stderr when the
@@ -189,6 +191,15 @@ func parseLogLine(raw []byte, start, arrived time.Time) (LogLine, bool) {
 		}
 		text, isJSON := fieldText(value)
 		switch key {
+		case "time", "level", "msg":
+		default:
+			// An object (a slog group, a record) reads better as its keys.
+			if sub, ok := objectFields(value, key+".", 1); ok {
+				l.Fields = append(l.Fields, sub...)
+				continue
+			}
+		}
+		switch key {
 		case "time":
 			if t, err := time.Parse(time.RFC3339Nano, text); err == nil && !start.IsZero() {
 				l.At = t.Sub(start)
@@ -208,6 +219,38 @@ func parseLogLine(raw []byte, start, arrived time.Time) (LogLine, bool) {
 		return LogLine{}, false // something after the object
 	}
 	return l, hasMsg
+}
+
+// objectFields lists the keys of a JSON object as prefix+key fields, in order, nested
+// objects down to maxObjectDepth; ok is false for any other value.
+func objectFields(raw json.RawMessage, prefix string, depth int) ([]Field, bool) {
+	if len(raw) == 0 || raw[0] != '{' || depth > maxObjectDepth {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil {
+		return nil, false
+	}
+	var fields []Field
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, false
+		}
+		if sub, ok := objectFields(value, prefix+key+".", depth+1); ok {
+			fields = append(fields, sub...)
+			continue
+		}
+		text, isJSON := fieldText(value)
+		fields = append(fields, Field{Key: prefix + key, Value: text, JSON: isJSON})
+	}
+	return fields, true
 }
 
 // fieldText is a string's text, or the compact JSON of any other value (isJSON).

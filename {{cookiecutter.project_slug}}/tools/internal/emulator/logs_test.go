@@ -72,6 +72,14 @@ func TestParseLogLine(t *testing.T) {
 			}},
 		},
 		{
+			name: "objects spread into their keys, arrays kept whole",
+			line: `{"level":"INFO","msg":"invocation","record":{"id":"r1","cold":true,"deep":{"a":{"b":1}}},"ids":[1,2]}`,
+			ok:   true,
+			want: LogLine{At: time.Second, Level: "INFO", Msg: "invocation", Fields: []Field{
+				str("record.id", "r1"), num("record.cold", "true"), num("record.deep.a", `{"b":1}`), num("ids", "[1,2]"),
+			}},
+		},
+		{
 			name: "no time: the arrival",
 			line: `{"level":"WARN","msg":"dropped"}`,
 			ok:   true,
