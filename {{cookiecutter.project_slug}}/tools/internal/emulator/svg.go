@@ -173,7 +173,7 @@ func (r *Report) SVG() []byte {
 	d := p.d
 	d.Elem("rect", "", svg.A("width", svgWidth), svg.A("height", height), svg.A("fill", "white"))
 	d.Elem("text", title, svg.A("x", 12), svg.A("y", 22), svg.A("font-size", 15), svg.A("font-weight", "bold"), svg.A("fill", colText))
-	sub := fmt.Sprintf("fault %s · %d INVOKEs · exit %s · %d violations", fault, len(r.Invokes), r.exitText(), len(r.Violations))
+	sub := fmt.Sprintf("fault %s · %s · exit %s · %s", fault, plural(len(r.Invokes), "INVOKE"), r.exitText(), plural(len(r.Violations), "violation"))
 	if !r.Started.IsZero() {
 		sub += " · started " + r.Started.UTC().Format("2006-01-02 15:04:05.000 UTC")
 	}
@@ -258,6 +258,11 @@ func (r *Report) drawExtension(p *timelinePic) {
 		}
 		p.bar(lane, s.At, end, "ext-shutdown", colShutdown, fmt.Sprintf("SHUTDOWN to exit: %s", fmtDur(end-s.At)))
 	}
+	// Error reports first: their labels matter most.
+	for _, e := range r.ErrorReports {
+		p.marker(lane, e.At, "error-report", colDeadline, fmt.Sprintf("%s: %s: %s", e.Op, e.Type, e.Message))
+		p.label(lane, p.x(e.At), e.Op)
+	}
 	for _, l := range r.Logs {
 		class, fill := "log", colLog
 		if l.Level == "WARN" || l.Level == "ERROR" {
@@ -267,10 +272,6 @@ func (r *Report) drawExtension(p *timelinePic) {
 		if text := logLabel(l); text != "" {
 			p.label(lane, p.x(l.At), text)
 		}
-	}
-	for _, e := range r.ErrorReports {
-		p.marker(lane, e.At, "error-report", colDeadline, fmt.Sprintf("%s: %s: %s", e.Op, e.Type, e.Message))
-		p.label(lane, p.x(e.At), e.Op)
 	}
 	if r.Exited {
 		x := p.x(r.ExitAt)
@@ -388,4 +389,12 @@ func (r *Report) WriteSVG(path string) error {
 		return fmt.Errorf("timeline svg: %w", err)
 	}
 	return nil
+}
+
+// plural is "1 INVOKE", "3 INVOKEs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
