@@ -2,9 +2,11 @@
 counts) in one async and one sync bake writes build/bench/results.json with
 every figure, of sane types, and prints the table.
 
-Only shapes and types are checked, never values against the issue's targets:
-figures depend on the machine and its load, and a benchmark that fails on a
-busy machine would be a timing assertion."""
+Only shapes and types are checked, never values against budgets: figures
+depend on the machine and its load, and a benchmark that fails on a busy
+machine would be a timing assertion. The bench reports each figure against
+the project's own budgets.json; one case sets budgets no machine can meet or
+miss, to see them reported."""
 
 import json
 import math
@@ -42,6 +44,11 @@ CASES = [
     pytest.param({"processing": "sync", "architecture": "arm64", "telemetry": False}, id="sync-arm64"),
 ]
 
+# The sync case runs with these budgets instead of the rendered ones: an init
+# ratio no extension is under, an invoke ratio none is over, a key the bench
+# does not know.
+EXTREME_BENCH_BUDGETS = {"init_ratio_max": 0.001, "invoke_p50_ratio_max": 1000, "no_such_figure_max": 1}
+
 SUMMARY_KEYS = {"median", "min", "max", "samples"}
 
 
@@ -59,9 +66,15 @@ def bench_results(cookies_session, options):
     options = {k: v for k, v in options.items() if k in template_options()}
     answers = {**BASE_ANSWERS, **options}
     project = project_of(cookies_session.bake(extra_context=answers, template=str(REPO_ROOT)))
+    rendered = json.loads((project / "budgets.json").read_text())
+    if options["processing"] == "sync":
+        budgets = json.loads((project / "budgets.json").read_text())
+        budgets["bench"] = EXTREME_BENCH_BUDGETS
+        (project / "budgets.json").write_text(json.dumps(budgets, indent=2) + "\n")
     proc = run(["make", "bench", "BENCH_FLAGS=" + BENCH_FLAGS], cwd=project, env=go_env(), timeout=600)
     results = json.loads((project / "build" / "bench" / "results.json").read_text())
-    return options, results, proc.stdout
+    assert (project / "build" / "bench" / "results.svg").is_file()  # test_pictures checks it
+    return options, results, proc.stdout, rendered
 
 
 def is_number(value):
@@ -81,12 +94,12 @@ def check_summary(summary, samples, positive=True, where=""):
 
 @pytest.mark.parametrize("options", CASES)
 def test_make_bench_writes_every_figure(bench_results):
-    options, results, stdout = bench_results
+    options, results, stdout, rendered = bench_results
     processing = options["processing"]
     telemetry = bool(options.get("telemetry"))
     archs = GOARCHES[options["architecture"]]
 
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     assert results["extension"] == EXTENSION
     assert results["processing"] == processing
 
@@ -176,23 +189,50 @@ def test_make_bench_writes_every_figure(bench_results):
         assert is_number(m["ns_per_op"]) and m["ns_per_op"] > 0, m["name"]
         assert is_number(m["bytes_per_op"]) and is_number(m["allocs_per_op"]), m["name"]
 
-    # Targets are reported, each with its value, or null for n/a.
-    targets = {t["name"]: t for t in results["targets"]}
-    expected = {"init", "invoke_p50", "peak_rss", "async_added_p50", "telemetry_records_per_s"}
-    expected |= {"layer_zip_" + arch for arch in archs}
-    if "amd64" in archs:
-        expected.add("binary_amd64")
-    assert set(targets) == expected
-    for name, t in targets.items():
-        assert isinstance(t["target"], str) and t["target"], name
-        if t["value"] is None:
-            assert t["met"] is None, name
+    # Each figure with a budget in budgets.json is reported against it: the
+    # bench's own "bench" keys, and the sizes make size-check reads.
+    budgets = results["budgets"]
+    assert budgets["file"] == "budgets.json" and budgets["found"] is True
+    checks = {c["figure"]: c for c in budgets["checks"]}
+    bench_keys = EXTREME_BENCH_BUDGETS if processing == "sync" else rendered["bench"]
+    figures = {
+        "init_ratio_max": "init",
+        "invoke_p50_ratio_max": "invoke_p50",
+        "peak_rss_ratio_max": "peak_rss",
+        "async_added_p50_ms_max": "async_added_p50",
+        "telemetry_records_per_s_min": "telemetry_records_per_s",
+    }
+    expected = {figures[k] for k in bench_keys if k in figures}
+    expected |= {"binary_" + arch for arch in archs} | {"layer_zip_" + arch for arch in archs}
+    assert set(checks) == expected
+    for figure, c in checks.items():
+        assert is_number(c["limit"]) and c["kind"] in ("max", "min"), figure
+        assert c["key"].split(".")[0] in ("bench", "binary_bytes", "layer_zip_bytes"), figure
+        if c["value"] is None:
+            assert c["within"] is None, figure
         else:
-            assert is_number(t["value"]) and isinstance(t["met"], bool), name
-    assert (targets["async_added_p50"]["value"] is None) is (processing == "sync")
-    assert (targets["telemetry_records_per_s"]["value"] is None) is (not telemetry)
+            assert is_number(c["value"]) and isinstance(c["within"], bool), figure
+    for arch in archs:
+        assert checks["binary_" + arch]["key"] == "binary_bytes." + arch
+        assert checks["binary_" + arch]["limit"] == rendered["binary_bytes"][arch]
+        assert checks["layer_zip_" + arch]["value"] == results["sizes"][arch]["ours"]["layer_zip_bytes"]
+    if processing == "async":
+        # The rendered project's own budgets: async and telemetry keys where they apply.
+        assert set(rendered["bench"]) >= {"init_ratio_max", "invoke_p50_ratio_max", "peak_rss_ratio_max", "async_added_p50_ms_max"}
+        assert ("telemetry_records_per_s_min" in rendered["bench"]) is telemetry
+        assert budgets["unknown"] == []
+    else:
+        assert checks["init"]["within"] is False and checks["invoke_p50"]["within"] is True
+        assert "over budget (budgets.json bench.init_ratio_max)" in stdout
+        assert "over budget: init is " in stdout
+        assert budgets["unknown"] == ["bench.no_such_figure_max"]
+        assert "bench.no_such_figure_max in budgets.json is not a figure the bench measures" in stdout
+    # The template's own targets are gone from the user's bench.
+    assert "MISSED" not in stdout and "target" not in stdout
+    assert "budgets (budgets.json): " in stdout
 
     # The table on stdout.
     assert "ours/bare" in stdout
     assert "init (start -> first next)" in stdout
     assert "JSON: build/bench/results.json" in stdout
+    assert "chart: build/bench/results.svg" in stdout

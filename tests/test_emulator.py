@@ -3,7 +3,11 @@
 fault modes behave as documented, and a broken rule fails the run."""
 
 import json
+import os
+import pty
+import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -28,7 +32,8 @@ def summary_of(proc):
 
 
 def extension_logs(proc):
-    """The extension's JSON log lines (the emulator passes them on to stderr)."""
+    """The extension's JSON log lines (with -logs raw the emulator passes them on to
+    stderr as written)."""
     logs = []
     for line in proc.stderr.splitlines():
         try:
@@ -42,7 +47,7 @@ def extension_logs(proc):
 
 @pytest.mark.parametrize("options", COMBINATION_PARAMS)
 def test_make_local_runs_a_clean_lifecycle(project, options):
-    proc = run(["make", "local", "EMULATOR_FLAGS=-json -invokes 4 -spacing 10ms"], cwd=project)
+    proc = run(["make", "local", "EMULATOR_FLAGS=-json -logs raw -invokes 4 -spacing 10ms"], cwd=project)
 
     summary = summary_of(proc)
     assert summary["extension"] == EXTENSION
@@ -80,6 +85,72 @@ def test_make_local_prints_a_human_timeline_by_default(project):
         assert what in proc.stdout, "%r missing from the timeline:\n%s" % (what, proc.stdout)
     assert "outcome         clean" in proc.stdout
     assert "violations      none" in proc.stdout
+
+
+READABLE = re.compile(r"^ *\+[0-9.]+(µs|ms|s)  (DEBUG|INFO |WARN |ERROR) (\S.*)$")
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_make_local_shows_the_extensions_json_lines_readably(project):
+    proc = run(["make", "local"], cwd=project)
+
+    # Every JSON line of the extension is shown as "+offset LEVEL msg key=value...".
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("{")], proc.stderr
+    readable = [m.group(3) for m in map(READABLE.match, proc.stderr.splitlines()) if m]
+    messages = [text.split(" ")[0] for text in readable]
+    for msg in ("registered", "initialised", "records"):
+        assert msg in messages, (msg, proc.stderr)
+    [registered] = [text for text in readable if text.startswith("registered ")]
+    assert "name=%s" % EXTENSION in registered.split(), registered
+    [records] = [text for text in readable if text.startswith("records ")]
+    assert re.search(r"\boffered=\d+ flushed=\d+ failed=0 dropped=0 unflushed=0\b", records), records
+    # The picture of the run is written beside the binary.
+    assert "== timeline picture: %s" % (project / "build" / "local" / "timeline.svg") in proc.stdout
+
+
+def run_on_a_terminal(args, cwd, timeout=300):
+    """Run a command with stdout and stderr on one pseudo-terminal; return its output."""
+    master, replica = pty.openpty()
+    try:
+        proc = subprocess.Popen(args, cwd=str(cwd), env=go_env(), stdin=subprocess.DEVNULL, stdout=replica, stderr=replica)
+    finally:
+        os.close(replica)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    assert proc.wait(timeout=timeout) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("options", COMBINATION_PARAMS[:1])
+def test_make_local_prints_the_timeline_as_it_happens_on_a_terminal(project):
+    # The emulator records "registered" before it answers the register call, and the
+    # extension logs its "records" line only at exit: on a terminal the timeline entry
+    # comes first; in a pipe the whole timeline comes at the end, after the logs.
+    live = run_on_a_terminal(["make", "local"], cwd=project)
+    piped = run(["make", "local"], cwd=project)
+
+    def order(output):
+        lines = output.splitlines()
+        entry = next(i for i, l in enumerate(lines) if re.match(r"^ *[0-9.]+(µs|ms|s)  registered  ", l))
+        records = next(i for i, l in enumerate(lines) if READABLE.match(l) and " records offered=" in l)
+        return entry, records
+
+    entry, records = order(live)
+    assert entry < records, live
+    assert "== summary" in live and "outcome         clean" in live
+    entry, records = order(piped.stderr + piped.stdout)  # stderr came first: it was live
+    assert "registered  " not in piped.stderr
+    assert records < entry
 
 
 # Fault behaviour depends on the processing variant only: one combination per variant,

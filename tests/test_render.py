@@ -134,6 +134,10 @@ def test_makefile_builds_the_chosen_architectures(baked, options):
     assert recipe_lines == [], "Makefile lines indented with spaces, not tabs"
 
 
+# The demo function of each Go architecture, beside its layer.
+DEMO_IDS = {"amd64": "DemoFunctionX86", "arm64": "DemoFunctionArm64"}
+
+
 class CloudFormationLoader(yaml.SafeLoader):
     """Reads CloudFormation YAML: short-form tags become {"!Tag": value}."""
 
@@ -168,13 +172,22 @@ def test_sam_template_has_one_layer_per_architecture(baked, options):
         assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": lambda_arch[goarch]}
     assert template["Description"] == BASE_ANSWERS["description"]
 
-    # The demo function runs on the first layer's architecture, with that layer.
-    demo = resources["DemoFunction"]["Properties"]
-    first = goarches[0]
-    assert demo["Architectures"] == [lambda_arch[first]]
-    assert demo["Layers"] == [{"!Ref": LAYER_IDS[first]}]
-    assert demo["Environment"]["Variables"] == {"ORDER_SHIPPER_LOG_LEVEL": "debug"}
-    assert {o["Value"]["!Ref"] for o in template["Outputs"].values()} == set(layers) | {"DemoFunction"}
+    # Each layer's description is the project's description as a sentence, then the
+    # architecture (not "...in Go. (x86_64)").
+    for goarch in goarches:
+        description = layers[LAYER_IDS[goarch]]["Properties"]["Description"]
+        assert description == "%s Layer for %s." % (BASE_ANSWERS["description"], lambda_arch[goarch])
+
+    # A demo function per architecture, on that architecture, with that layer only.
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    demos = {DEMO_IDS[a]: a for a in goarches}
+    assert set(functions) == set(demos)
+    for demo_id, goarch in demos.items():
+        demo = functions[demo_id]["Properties"]
+        assert demo["Architectures"] == [lambda_arch[goarch]]
+        assert demo["Layers"] == [{"!Ref": LAYER_IDS[goarch]}]
+        assert demo["Environment"]["Variables"] == {"ORDER_SHIPPER_LOG_LEVEL": "debug"}
+    assert {o["Value"]["!Ref"] for o in template["Outputs"].values()} == set(layers) | set(demos)
 
 
 def test_default_answers_derive_names(cookies_session):

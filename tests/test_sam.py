@@ -2,6 +2,7 @@
 Makefile, without Docker, into .aws-sam/build/<LogicalId>/extensions/<name>."""
 
 import pytest
+import yaml
 
 from conftest import (
     AXES,
@@ -14,7 +15,10 @@ from conftest import (
     run,
 )
 
+from test_render import DEMO_IDS, CloudFormationLoader
+
 EXTENSION = BASE_ANSWERS["extension_name"]
+LAMBDA_ARCHES = {"amd64": "x86_64", "arm64": "arm64"}
 
 # One processing variant is enough here: the template and the Makefile's SAM
 # targets depend on the architecture answer only.
@@ -68,3 +72,14 @@ def test_sam_build_puts_the_extension_in_each_layer(project, architecture, aws_e
         assert artifact.stat().st_mode & 0o777 == 0o755
     built_layers = {p.name for p in build_dir.iterdir() if p.is_dir()}
     assert built_layers == {LAYER_IDS[a] for a in GOARCHES[architecture]}
+
+    # The built template has a demo function per architecture, each on its own layer
+    # (with "both", the arm64 layer gets a demo too, not only the x86_64 one).
+    built = yaml.load((build_dir / "template.yaml").read_text(encoding="utf-8"), CloudFormationLoader)
+    functions = {k: v["Properties"] for k, v in built["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == {DEMO_IDS[a] for a in GOARCHES[architecture]}
+    for goarch in GOARCHES[architecture]:
+        demo = functions[DEMO_IDS[goarch]]
+        assert demo["Architectures"] == [LAMBDA_ARCHES[goarch]]
+        # sam writes the long form (Ref) of the source's !Ref.
+        assert [layer.get("Ref", layer.get("!Ref")) for layer in demo["Layers"]] == [LAYER_IDS[goarch]]

@@ -22,7 +22,8 @@
 //
 //	go run ./bench -root .. -ext NAME [-archs "amd64 arm64"] [-rounds 5] [-invokes 1000] ...
 //
-// -out and -dir are relative to -root.
+// -out, -svg, -budgets and -dir are relative to -root. Each figure is reported as within
+// or over the project's budget in budgets.json (never a failure: see budgets.go).
 //
 // bench is a development tool: nothing it builds goes into the layer.
 package main
@@ -72,6 +73,8 @@ type options struct {
 	micro          bool
 	microBenchtime string
 	out            string
+	svg            string
+	budgets        string
 	dir            string
 	goCmd          string
 	root           string
@@ -94,6 +97,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of the extension's packages")
 	flags.StringVar(&o.microBenchtime, "micro-benchtime", "1s", "-benchtime for the micro-benchmarks (e.g. 1s, 100x)")
 	flags.StringVar(&o.out, "out", "build/bench/results.json", "where to write the JSON results")
+	flags.StringVar(&o.svg, "svg", "build/bench/results.svg", "where to draw the chart of ours against bare, per figure (empty: none)")
+	flags.StringVar(&o.budgets, "budgets", "budgets.json", "the project's budgets, which every figure is reported against (see budgets.go)")
 	flags.StringVar(&o.dir, "dir", "build/bench", "directory for the binaries, zips and extension logs the bench builds")
 	flags.StringVar(&o.goCmd, "go", "go", "the go command")
 	flags.StringVar(&o.root, "root", "..", "the project root (go.mod, cmd/NAME); tools/ is its tools module")
@@ -140,21 +145,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
 	}
+	root, err := filepath.Abs(o.root)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 2
+	}
+	// Read before minutes of measuring: a broken file fails at once.
+	budgets, found, err := readBudgets(inRoot(root, o.budgets))
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 2
+	}
 	res, err := bench(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
-	root, _ := filepath.Abs(o.root) // bench checked it
+	res.Budgets = res.checkBudgets(o.budgets, found, budgets)
 	if err := writeJSON(inRoot(root, o.out), res); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
+	}
+	if o.svg != "" {
+		if err := writeSVG(inRoot(root, o.svg), res); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
 	}
 	if err := writeTable(stdout, res); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nJSON: %s\n", o.out)
+	if o.svg != "" {
+		fmt.Fprintf(stdout, "chart: %s\n", o.svg)
+	}
 	return 0
 }
 

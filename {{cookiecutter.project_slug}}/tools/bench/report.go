@@ -33,7 +33,8 @@ type Results struct {
 	Work      Work                       `json:"work"`
 	Telemetry Telemetry                  `json:"telemetry"`
 	Micro     []MicroResult              `json:"micro"`
-	Targets   []Target                   `json:"targets"`
+	// Budgets are the figures against the project's budgets.json (budgets.go).
+	Budgets BudgetReport `json:"budgets"`
 }
 
 // Machine says where the figures were taken.
@@ -138,18 +139,9 @@ type WorkMode struct {
 	Unfinished uint64 `json:"unfinished"`
 }
 
-// Target is one of the issue's targets: a figure to report, never an assertion.
-type Target struct {
-	Name   string   `json:"name"`
-	Target string   `json:"target"`
-	Value  *float64 `json:"value"` // null when not measured in this variant
-	Unit   string   `json:"unit"`
-	Met    *bool    `json:"met"` // null when not measured
-}
-
 func newResults(o options, root string) *Results {
 	r := &Results{
-		SchemaVersion: 1,
+		SchemaVersion: 2,
 		Extension:     o.ext,
 		Processing:    "sync",
 		StartedAt:     time.Now().UTC(),
@@ -220,7 +212,7 @@ func ratioOf(a, b float64) *float64 {
 	return &r
 }
 
-// finish computes the ratios and the targets once every figure is in.
+// finish computes the ratios once every figure is in.
 func (r *Results) finish() {
 	r.FinishedAt = time.Now().UTC()
 	r.Machine.LoadAvgEnd = loadAvg()
@@ -235,47 +227,6 @@ func (r *Results) finish() {
 		r.Ratios.Binary[arch] = ratioOf(float64(sizes["ours"].BinaryBytes), float64(sizes["bare"].BinaryBytes))
 		r.Ratios.LayerZip[arch] = ratioOf(float64(sizes["ours"].LayerZipBytes), float64(sizes["bare"].LayerZipBytes))
 	}
-	r.Targets = r.targets()
-}
-
-func (r *Results) targets() []Target {
-	var ts []Target
-	atMost := func(name, target string, value *float64, unit string, limit float64) {
-		t := Target{Name: name, Target: target, Value: value, Unit: unit}
-		if value != nil {
-			met := *value <= limit
-			t.Met = &met
-		}
-		ts = append(ts, t)
-	}
-	atMost("init", "<= 1.2 x bare", r.Ratios.Init, "ratio", 1.2)
-	atMost("invoke_p50", "<= 1.2 x bare", r.Ratios.InvokeP50, "ratio", 1.2)
-	atMost("peak_rss", "<= 1.2 x bare", r.Ratios.PeakRSS, "ratio", 1.2)
-	if s, ok := r.Sizes["amd64"]; ok {
-		v := float64(s["ours"].BinaryBytes)
-		atMost("binary_amd64", "<= 6.5 MB (6,500,000 bytes)", &v, "bytes", 6_500_000)
-	}
-	for _, arch := range sortedKeys(r.Sizes) {
-		v := float64(r.Sizes[arch]["ours"].LayerZipBytes)
-		atMost("layer_zip_"+arch, "<= 3 MB (3,000,000 bytes)", &v, "bytes", 3_000_000)
-	}
-	var async *float64
-	if m := r.Work.Modes["async"]; m != nil && m.Available {
-		v := m.AddedP50Ms.Median
-		async = &v
-	}
-	atMost("async_added_p50", fmt.Sprintf("<= 1 ms per invocation with %s of work", fmtMs(r.Work.WorkMs)), async, "ms", 1)
-	var rate *float64
-	if r.Telemetry.Available {
-		v := r.Telemetry.RecordsPerSec.Median
-		rate = &v
-	}
-	t := Target{Name: "telemetry_records_per_s", Target: ">= 100,000 records/s on loopback", Value: rate, Unit: "records/s"}
-	if rate != nil {
-		met := *rate >= 100_000
-		t.Met = &met
-	}
-	return append(ts, t)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -348,22 +299,6 @@ func spread(s Summary, f func(float64) string) string {
 	return fmt.Sprintf("%s [%s – %s]", f(s.Median), f(s.Min), f(s.Max))
 }
 
-func (r *Results) target(name string) string {
-	for _, t := range r.Targets {
-		if t.Name == name {
-			switch {
-			case t.Met == nil:
-				return t.Target + ": n/a"
-			case *t.Met:
-				return t.Target + ": met"
-			default:
-				return t.Target + ": MISSED"
-			}
-		}
-	}
-	return ""
-}
-
 func fmtLoad(l []float64) string {
 	if len(l) == 0 {
 		return "unknown"
@@ -385,20 +320,16 @@ func writeTable(out io.Writer, r *Results) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	ours, quiet, bare := r.Runtime["ours"], r.Runtime["ours_quiet"], r.Runtime["bare"]
 	q := r.Ratios.OursQuiet
-	fmt.Fprintln(tw, "figure\tours\tbare\tours/bare\ttarget\tours at LOG_LEVEL=warn\t/bare")
-	fmt.Fprintf(tw, "init (start -> first next)\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InitMs, fmtMs), spread(bare.InitMs, fmtMs), fmtRatio(r.Ratios.Init), r.target("init"), spread(quiet.InitMs, fmtMs), fmtRatio(q.Init))
-	fmt.Fprintf(tw, "invoke overhead p50\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InvokeP50Us, fmtUs), spread(bare.InvokeP50Us, fmtUs), fmtRatio(r.Ratios.InvokeP50), r.target("invoke_p50"), spread(quiet.InvokeP50Us, fmtUs), fmtRatio(q.InvokeP50))
-	fmt.Fprintf(tw, "invoke overhead p99\t%s\t%s\t%s\t\t%s\t%s\n", spread(ours.InvokeP99Us, fmtUs), spread(bare.InvokeP99Us, fmtUs), fmtRatio(r.Ratios.InvokeP99), spread(quiet.InvokeP99Us, fmtUs), fmtRatio(q.InvokeP99))
-	fmt.Fprintf(tw, "peak RSS\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.PeakRSSBytes, fmtMiB), spread(bare.PeakRSSBytes, fmtMiB), fmtRatio(r.Ratios.PeakRSS), r.target("peak_rss"), spread(quiet.PeakRSSBytes, fmtMiB), fmtRatio(q.PeakRSS))
-	fmt.Fprintf(tw, "shutdown (SHUTDOWN -> exit)\t%s\t%s\t%s\t\t%s\t%s\n", spread(ours.ShutdownMs, fmtMs), spread(bare.ShutdownMs, fmtMs), fmtRatio(r.Ratios.Shutdown), spread(quiet.ShutdownMs, fmtMs), fmtRatio(q.Shutdown))
+	fmt.Fprintln(tw, "figure\tours\tbare\tours/bare\tbudget\tours at LOG_LEVEL=warn\t/bare")
+	fmt.Fprintf(tw, "init (start -> first next)\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InitMs, fmtMs), spread(bare.InitMs, fmtMs), fmtRatio(r.Ratios.Init), r.budget("init"), spread(quiet.InitMs, fmtMs), fmtRatio(q.Init))
+	fmt.Fprintf(tw, "invoke overhead p50\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InvokeP50Us, fmtUs), spread(bare.InvokeP50Us, fmtUs), fmtRatio(r.Ratios.InvokeP50), r.budget("invoke_p50"), spread(quiet.InvokeP50Us, fmtUs), fmtRatio(q.InvokeP50))
+	fmt.Fprintf(tw, "invoke overhead p99\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.InvokeP99Us, fmtUs), spread(bare.InvokeP99Us, fmtUs), fmtRatio(r.Ratios.InvokeP99), r.budget("invoke_p99"), spread(quiet.InvokeP99Us, fmtUs), fmtRatio(q.InvokeP99))
+	fmt.Fprintf(tw, "peak RSS\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.PeakRSSBytes, fmtMiB), spread(bare.PeakRSSBytes, fmtMiB), fmtRatio(r.Ratios.PeakRSS), r.budget("peak_rss"), spread(quiet.PeakRSSBytes, fmtMiB), fmtRatio(q.PeakRSS))
+	fmt.Fprintf(tw, "shutdown (SHUTDOWN -> exit)\t%s\t%s\t%s\t%s\t%s\t%s\n", spread(ours.ShutdownMs, fmtMs), spread(bare.ShutdownMs, fmtMs), fmtRatio(r.Ratios.Shutdown), r.budget("shutdown"), spread(quiet.ShutdownMs, fmtMs), fmtRatio(q.Shutdown))
 	for _, arch := range sortedKeys(r.Sizes) {
 		s := r.Sizes[arch]
-		binTarget := ""
-		if arch == "amd64" {
-			binTarget = r.target("binary_amd64")
-		}
-		fmt.Fprintf(tw, "binary %s (stripped)\t%s\t%s\t%s\t%s\t\t\n", arch, fmtMB(s["ours"].BinaryBytes), fmtMB(s["bare"].BinaryBytes), fmtRatio(r.Ratios.Binary[arch]), binTarget)
-		fmt.Fprintf(tw, "layer zip %s\t%s\t%s\t%s\t%s\t\t\n", arch, fmtMB(s["ours"].LayerZipBytes), fmtMB(s["bare"].LayerZipBytes), fmtRatio(r.Ratios.LayerZip[arch]), r.target("layer_zip_"+arch))
+		fmt.Fprintf(tw, "binary %s (stripped)\t%s\t%s\t%s\t%s\t\t\n", arch, fmtMB(s["ours"].BinaryBytes), fmtMB(s["bare"].BinaryBytes), fmtRatio(r.Ratios.Binary[arch]), r.budget("binary_"+arch))
+		fmt.Fprintf(tw, "layer zip %s\t%s\t%s\t%s\t%s\t\t\n", arch, fmtMB(s["ours"].LayerZipBytes), fmtMB(s["bare"].LayerZipBytes), fmtRatio(r.Ratios.LayerZip[arch]), r.budget("layer_zip_"+arch))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -408,15 +339,12 @@ func writeTable(out io.Writer, r *Results) error {
 	fmt.Fprintf(out, "\nwork: %s of simulated work per invocation, %d rounds x %d invokes %s apart;\n", fmtMs(w.WorkMs), w.Rounds, w.Invokes, fmtMs(w.SpacingMs))
 	fmt.Fprintln(out, "added = INVOKE delivered -> back in next (billed as PostRuntimeExtensionsDuration)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "mode\tadded p50\tadded p99\tworked/invokes\tdropped\tunfinished at exit\ttarget")
+	fmt.Fprintln(tw, "mode\tadded p50\tadded p99\tworked/invokes\tdropped\tunfinished at exit\tbudget")
 	var notes []string
 	fmt.Fprintf(tw, "bare, no work\t%s\t%s\t\t\t\t\n", spread(w.Baseline.AddedP50Ms, fmtMs), spread(w.Baseline.AddedP99Ms, fmtMs))
 	for _, mode := range []string{"sync", "async"} {
 		m := w.Modes[mode]
-		target := ""
-		if mode == "async" {
-			target = r.target("async_added_p50")
-		}
+		target := r.budget(mode + "_added_p50")
 		if m == nil || !m.Available {
 			fmt.Fprintf(tw, "%s\tn/a\tn/a\t\t\t\t%s\n", mode, target)
 			if m != nil {
@@ -434,6 +362,11 @@ func writeTable(out io.Writer, r *Results) error {
 	}
 
 	writeTelemetryTable(out, r)
+
+	fmt.Fprintln(out)
+	for _, line := range r.budgetSummary() {
+		fmt.Fprintln(out, line)
+	}
 
 	if len(r.Micro) > 0 {
 		fmt.Fprintf(out, "\nmicro-benchmarks (go test -bench, -benchtime %s):\n", r.Settings.MicroBenchtime)

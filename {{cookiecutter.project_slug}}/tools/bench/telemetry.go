@@ -51,9 +51,9 @@ func writeTelemetryTable(out io.Writer, r *Results) {
 	}
 	fmt.Fprintf(out, "\ntelemetry listener: %d rounds x %d records in batches of %d, POSTed back to back on loopback\n", r.Settings.Rounds, r.Settings.TelemetryRecords, t.Batch)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "taken/s (delivery)\ttaken/sent\tdropped (async queue)\tunflushed\ttarget")
+	fmt.Fprintln(tw, "taken/s (delivery)\ttaken/sent\tdropped (async queue)\tunflushed\tbudget")
 	fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%s\n", spread(t.RecordsPerSec, fmtRate),
-		t.RecordsTaken, t.RecordsSent, t.Dropped, t.Unflushed, r.target("telemetry_records_per_s"))
+		t.RecordsTaken, t.RecordsSent, t.Dropped, t.Unflushed, r.budget("telemetry_records_per_s"))
 	tw.Flush()
 }
 

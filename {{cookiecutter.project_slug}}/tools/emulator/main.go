@@ -7,8 +7,11 @@
 //	go run ./emulator [flags] ../build/local/extensions/NAME   (from tools/; make local does this)
 //
 // The binary's file name is the only name it may register with, as in /opt/extensions.
-// The extension's own output goes to stderr; the timeline to stdout (with -json, one
-// JSON summary line to stdout and the timeline to stderr).
+// The extension's own output goes to stderr, each JSON log line made readable (offset
+// from its start, level, message, fields; -logs raw passes the lines unchanged); the
+// timeline to stdout (with -json, one JSON summary line to stdout and the timeline to
+// stderr), as it happens when that is a terminal, at the end otherwise. -svg also
+// draws the run as an SVG picture.
 //
 // Exit status: 0 when no rule was broken and no deadline missed (and, without -fault,
 // the extension exited 0 after SHUTDOWN); 1 otherwise; 2 for usage errors; 0 for -h.
@@ -25,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -80,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.Var(&env, "env", "extra `KEY=VALUE` for the extension (repeatable), e.g. -env MY_EXT_LOG_LEVEL=debug")
 	asJSON := flags.Bool("json", false, "print one JSON summary line to stdout (the timeline goes to stderr)")
 	quiet := flags.Bool("quiet", false, "do not show the extension's own output")
+	logs := flags.String("logs", string(emulator.LogsReadable), "how to show the extension's output: readable (each JSON log line as offset, level, message, key=value) or raw (as written)")
+	svgPath := flags.String("svg", "", "also draw the run as an SVG picture at this `path` (lanes for Lambda, the extension and telemetry)")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: emulator [flags] EXTENSION_BINARY")
 		flags.PrintDefaults()
@@ -104,8 +111,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "emulator: -invokes must not be negative")
 		return 2
 	}
+	cfg.Logs = emulator.LogFormat(*logs)
+	if !slices.Contains(emulator.LogFormats, cfg.Logs) {
+		fmt.Fprintf(stderr, "emulator: unknown -logs %q; readable or raw\n", *logs)
+		return 2
+	}
 	if !*quiet {
 		cfg.Output = stderr
+	} else {
+		cfg.Logs = emulator.LogsRaw // unseen, but read for the picture
+	}
+	timeline := stdout
+	if *asJSON {
+		timeline = stderr
+	}
+	// On a terminal the timeline comes as it happens, between the extension's lines.
+	live := isTerminal(timeline)
+	if live {
+		fmt.Fprint(timeline, emulator.TimelineHeader(filepath.Base(cfg.Binary), cfg.Fault))
+		cfg.OnEvent = func(e emulator.Entry) { fmt.Fprint(timeline, e.String()) }
 	}
 
 	report, err := emulator.Run(ctx, cfg)
@@ -113,11 +137,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	timeline := stdout
-	if *asJSON {
-		timeline = stderr
+	if live {
+		report.WriteSummary(timeline)
+	} else {
+		report.WriteTimeline(timeline)
 	}
-	report.WriteTimeline(timeline)
+	if *svgPath != "" {
+		if err := report.WriteSVG(*svgPath); err != nil {
+			fmt.Fprintln(stderr, "emulator:", err)
+			return 2
+		}
+		fmt.Fprintf(timeline, "== timeline picture: %s\n", *svgPath)
+	}
 	if *asJSON {
 		data, err := json.Marshal(report)
 		if err != nil {
@@ -130,6 +161,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// isTerminal reports whether w is a terminal (a character device); a variable for tests.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func knownFault(f emulator.Fault) bool {

@@ -106,6 +106,13 @@ type Config struct {
 	Env []string
 	// Output receives the extension's stdout and stderr (default: discarded).
 	Output io.Writer
+	// Logs says whether the emulator reads that output, and how it passes it on
+	// (default LogsAsWritten: unread, unchanged; see logs.go).
+	Logs LogFormat
+	// OnEvent, when set, is called with each timeline entry as it is recorded: a live
+	// timeline. It runs with the emulator's lock held, so it must return quickly and
+	// must not call the emulator.
+	OnEvent func(Entry)
 
 	Invokes          int           // INVOKE events to send (0 means none)
 	Spacing          time.Duration // idle time between invocations
@@ -210,6 +217,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if _, err := os.Stat(cfg.Binary); err != nil {
 		return nil, fmt.Errorf("emulator: extension binary: %w", err)
 	}
+	if cfg.Logs != LogsAsWritten && cfg.Logs != LogsRaw && cfg.Logs != LogsReadable {
+		return nil, fmt.Errorf("emulator: unknown log format %q", cfg.Logs)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("emulator: listen: %w", err)
@@ -265,6 +275,9 @@ func (e *Emulator) since(t time.Time) time.Duration { return t.Sub(e.started) }
 // event appends a timeline entry; the caller holds e.mu.
 func (e *Emulator) event(at time.Time, what, detail string) {
 	e.report.Timeline = append(e.report.Timeline, Entry{At: e.since(at), What: what, Detail: detail})
+	if e.cfg.OnEvent != nil {
+		e.cfg.OnEvent(e.report.Timeline[len(e.report.Timeline)-1])
+	}
 }
 
 func (e *Emulator) violate(format string, args ...any) {
@@ -303,9 +316,13 @@ func (e *Emulator) drive(ctx context.Context) error {
 	cmd.Stdout = e.cfg.Output
 	cmd.Stderr = e.cfg.Output
 	cmd.WaitDelay = time.Second
+	logs := e.logWriter(cmd)
 	e.mu.Lock()
 	e.started = time.Now()
 	e.report.Started = e.started
+	if logs != nil {
+		logs.start = e.started // before the extension can write a line
+	}
 	err := cmd.Start()
 	if err == nil {
 		e.event(e.started, "start", fmt.Sprintf("%s, Extensions API at %s", e.cfg.Binary, e.ln.Addr()))
@@ -317,7 +334,11 @@ func (e *Emulator) drive(ctx context.Context) error {
 	exited := make(chan exitInfo, 1)
 	go func() {
 		err := cmd.Wait()
-		exited <- exitInfo{at: time.Now(), state: cmd.ProcessState, err: err}
+		at := time.Now()
+		if logs != nil {
+			logs.Flush() // Wait has copied all the output
+		}
+		exited <- exitInfo{at: at, state: cmd.ProcessState, err: err}
 	}()
 	d := driver{e: e, ctx: ctx, cmd: cmd, exited: exited}
 	d.run()
@@ -851,4 +872,27 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// logWriter puts a logWriter between the extension's output and Config.Output when
+// Config.Logs asks the emulator to read it; nil otherwise.
+func (e *Emulator) logWriter(cmd *exec.Cmd) *logWriter {
+	if e.cfg.Logs == LogsAsWritten {
+		return nil
+	}
+	w := newLogWriter(e.cfg.Output, e.cfg.Logs, func(l LogLine) {
+		e.mu.Lock()
+		e.report.Logs = append(e.report.Logs, l)
+		e.mu.Unlock()
+	})
+	cmd.Stdout, cmd.Stderr = w, w
+	return w
+}
+
+// delivered records a telemetry delivery that began at began; the caller holds e.mu.
+func (e *Emulator) delivered(began time.Time, phase PhaseKind, sent, accepted int) {
+	e.report.Deliveries = append(e.report.Deliveries, Delivery{
+		Window: Window{From: e.since(began), To: e.since(time.Now())},
+		Phase:  phase, Records: sent, Accepted: accepted,
+	})
 }

@@ -61,6 +61,9 @@ func helper(mode string) int {
 		return resp.Header.Get("Lambda-Extension-Identifier")
 	}
 	id := ""
+	if mode == "json-logs" {
+		return jsonLogsHelper(call, register) // logs_test.go
+	}
 	switch mode {
 	case "wrong-name":
 		if register("not-"+name, `["INVOKE","SHUTDOWN"]`) == "" {

@@ -63,6 +63,20 @@ type Report struct {
 	Violations []string // rules broken and deadlines missed; empty for a good run
 	Timeline   []Entry
 	Telemetry  TelemetryReport
+
+	// Logs keeps the extension's lifecycle log lines, and its first warnings and
+	// errors, when the emulator read its output (Config.Logs).
+	Logs []LogLine
+	// Deliveries are the Telemetry API's POSTs to the extension's listener.
+	Deliveries []Delivery
+}
+
+// Delivery is one round of telemetry batches POSTed to the subscriber.
+type Delivery struct {
+	Window
+	Phase    PhaseKind // after which phase (a burst is an invoke's)
+	Records  int       // sent
+	Accepted int       // in batches answered 200
 }
 
 // Invoke is one INVOKE event.
@@ -147,14 +161,38 @@ func fmtDur(d time.Duration) string {
 // WriteTimeline writes the human-readable timeline and summary.
 func (r *Report) WriteTimeline(w io.Writer) error {
 	var b strings.Builder
-	fault := string(r.Fault)
-	if fault == "" {
-		fault = "none"
-	}
-	fmt.Fprintf(&b, "== emulator: %s (fault: %s)\n", r.Extension, fault)
+	b.WriteString(TimelineHeader(r.Extension, r.Fault))
 	for _, e := range r.Timeline {
-		fmt.Fprintf(&b, "%10s  %-18s %s\n", fmtDur(e.At), e.What, e.Detail)
+		b.WriteString(e.String())
 	}
+	b.WriteString(r.summary())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteSummary writes the summary that ends the timeline (for a live timeline, whose
+// header and entries were written as they came).
+func (r *Report) WriteSummary(w io.Writer) error {
+	_, err := io.WriteString(w, r.summary())
+	return err
+}
+
+// TimelineHeader is the line that starts the timeline.
+func TimelineHeader(extension string, fault Fault) string {
+	name := string(fault)
+	if name == "" {
+		name = "none"
+	}
+	return fmt.Sprintf("== emulator: %s (fault: %s)\n", extension, name)
+}
+
+// String is the entry as a line of the timeline.
+func (e Entry) String() string {
+	return fmt.Sprintf("%10s  %-18s %s\n", fmtDur(e.At), e.What, e.Detail)
+}
+
+func (r *Report) summary() string {
+	var b strings.Builder
 	b.WriteString("== summary\n")
 	if r.InitDone {
 		fmt.Fprintf(&b, "  init            %s (start -> first next)\n", fmtDur(r.Init))
@@ -204,8 +242,7 @@ func (r *Report) WriteTimeline(w io.Writer) error {
 			fmt.Fprintf(&b, "    - %s\n", v)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.String()
 }
 
 // ms turns a duration into milliseconds for the JSON summary.

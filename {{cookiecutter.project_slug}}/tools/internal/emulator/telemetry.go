@@ -312,8 +312,10 @@ func (e *Emulator) telemetryPhase(p Phase) {
 	client := e.tel.client
 	e.mu.Unlock()
 
+	began := time.Now()
 	if sent, accepted := e.deliver(client, sub, records); sent > 0 {
 		e.mu.Lock()
+		e.delivered(began, p.Kind, sent, accepted)
 		e.event(time.Now(), "telemetry", fmt.Sprintf("%s: %d records delivered, %d taken", p.Kind, sent, accepted))
 		e.mu.Unlock()
 	}
@@ -322,6 +324,7 @@ func (e *Emulator) telemetryPhase(p Phase) {
 		sent, accepted := e.deliver(client, sub, burst)
 		took := time.Since(began)
 		e.mu.Lock()
+		e.delivered(began, p.Kind, sent, accepted)
 		rep := &e.tel.report
 		rep.BurstRecords += accepted
 		rep.BurstTime += took
