@@ -96,7 +96,7 @@ type Hooks struct {
 // Stats counts what the proxy forwarded.
 type Stats struct {
 	Events          uint64 // events handed to the runtime
-	Results         uint64 // responses and errors handed to Lambda
+	Results         uint64 // responses and errors being or having been handed to Lambda
 	UpstreamFailure uint64 // requests answered 502: the upstream could not be reached
 	HookErrors      uint64
 }
@@ -243,8 +243,8 @@ func (p *Proxy) result(w http.ResponseWriter, r *http.Request, id string, isErro
 			r.Body = counter
 		}
 		rec := &statusRecorder{ResponseWriter: w}
-		p.rp.ServeHTTP(rec, r)
 		p.results.Add(1)
+		p.rp.ServeHTTP(rec, r)
 		if p.hooks.Result != nil {
 			res.Streamed, res.Bytes, res.Status = true, counter.n, rec.status
 			p.callResult(r.Context(), res)
@@ -264,8 +264,8 @@ func (p *Proxy) result(w http.ResponseWriter, r *http.Request, id string, isErro
 	r.Body = io.NopCloser(bytes.NewReader(res.Body))
 	r.ContentLength = int64(len(res.Body))
 	r.Header.Set("Content-Length", strconv.Itoa(len(res.Body)))
-	p.rp.ServeHTTP(w, r)
 	p.results.Add(1)
+	p.rp.ServeHTTP(w, r)
 }
 
 func (p *Proxy) callResult(ctx context.Context, res *Result) {
