@@ -2,17 +2,18 @@ package emulator
 
 import (
 	"net"
-	"path/filepath"
 	"strconv"
-	"strings"
+
+	"{{ cookiecutter.go_module }}/extension"
 )
 
 // companionEnv gives the extension's companion (a local API, a Runtime API proxy) a
 // free port each, as PREFIX_LOCAL_PORT and PREFIX_PROXY_PORT: emulated extensions run
 // side by side (tests, bench), and a fixed default port would collide. Config.Env
-// overrides them. Bakes without a companion ignore both.
-func companionEnv(binary string) []string {
-	prefix := strings.ToUpper(strings.ReplaceAll(filepath.Base(binary), "-", "_")) + "_"
+// overrides them. Bakes without a companion ignore both. The prefix is the
+// extension's own (extension.Prefix), whatever the binary's file name.
+func companionEnv() []string {
+	prefix := extension.Prefix
 	var env []string
 	for _, name := range []string{"LOCAL_PORT", "PROXY_PORT"} {
 		if port, err := freePort(); err == nil {

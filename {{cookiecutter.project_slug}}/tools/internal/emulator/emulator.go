@@ -293,7 +293,7 @@ func (e *Emulator) environment(runtimeAPI string) []string {
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
 	}
-	env = append(env, companionEnv(c.Binary)...)
+	env = append(env, companionEnv()...)
 	return append(env, c.Env...) // later entries win (os/exec keeps the last duplicate)
 }
 
