@@ -18,7 +18,7 @@ import zipfile
 import pytest
 
 from conftest import BASE_ANSWERS, REPO_ROOT, go_install, project_of, require_tool, run
-from test_api import STATICCHECK, STATICCHECK_VERSION
+from test_api import STATICCHECK, STATICCHECK_VERSION, imports
 from test_hooks import bake_cli, replay_dir
 
 EXTENSION = BASE_ANSWERS["extension_name"]
@@ -114,6 +114,11 @@ def test_each_kind_bakes_only_its_own_files(baked, kind):
     assert "{{" + " cookiecutter" not in rendered
     main_go = (project / "cmd" / EXTENSION / "main.go").read_text()
     assert "os.Exit(extension.Run(processor.New))" in main_go
+    # The demos, like the processor, use the extension package only.
+    module = BASE_ANSWERS["go_module"]
+    for path in sorted((project / "processor").glob("*.go")):
+        own = {p for p in imports(path.read_text()) if p.startswith(module + "/")}
+        assert own <= {module + "/extension"}, "%s imports %s" % (path.name, sorted(own))
 
 
 @pytest.mark.parametrize("options", COMPANION_PARAMS)
