@@ -130,6 +130,9 @@ type Config struct {
 
 	// Telemetry configures the emulated Telemetry API (see telemetry.go).
 	Telemetry TelemetryConfig
+	// Companion configures the emulated function's calls to a companion (see
+	// companion.go).
+	Companion CompanionConfig
 }
 
 func (c *Config) applyDefaults() {
@@ -179,6 +182,8 @@ type Emulator struct {
 	arrivals chan *arrival // calls to /event/next, handed to the driver
 	gone     chan struct{} // closed when the API goes away (FaultAPIGone or the end)
 	goneOnce sync.Once
+
+	fn companionState // owned by companion.go
 
 	mu     sync.Mutex
 	report Report
@@ -301,6 +306,7 @@ func (e *Emulator) environment(runtimeAPI string) []string {
 func (e *Emulator) drive(ctx context.Context) error {
 	cmd := exec.Command(e.cfg.Binary)
 	cmd.Env = e.environment(e.ln.Addr().String())
+	e.fn.configure(cmd.Env)
 	cmd.Stdout = e.cfg.Output
 	cmd.Stderr = e.cfg.Output
 	cmd.WaitDelay = time.Second
@@ -441,6 +447,7 @@ func (d *driver) run() {
 		}
 	}
 
+	e.fn.initDone.Wait() // the function's init ends before the first INVOKE, as in Lambda
 	for i := range cfg.Invokes {
 		if i > 0 && !d.idle(cfg.Spacing) {
 			d.abandon(a)
@@ -493,6 +500,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 		e.markFault(delivered)
 	}
 	e.mu.Unlock()
+	e.functionInvoke(requestID)
 
 	next, timedOut := d.wait(deadline)
 	if next == nil {
@@ -721,6 +729,7 @@ func (e *Emulator) handleRegister(w http.ResponseWriter, r *http.Request) {
 	e.report.AcceptFeature = r.Header.Get(headerAcceptFeature)
 	e.report.Events = req.Events
 	e.event(now, "registered", fmt.Sprintf("%s for %s", name, strings.Join(req.Events, ", ")))
+	e.functionInit()
 	answer := map[string]string{
 		"functionName":    e.cfg.FunctionName,
 		"functionVersion": emulatedFunctionVersion,
