@@ -15,6 +15,7 @@ ANSWERS = json.loads(
 {
   "processing": {{ cookiecutter.processing | tojson }},
   "telemetry": {{ cookiecutter.telemetry | tojson }},
+  "companion": {{ cookiecutter.companion | tojson }},
   "extension_name": {{ cookiecutter.extension_name | tojson }}
 }
 """
@@ -53,6 +54,34 @@ TELEMETRY_ONLY = [
 # Files that stand in for the telemetry code when the option is off.
 NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]
 
+# Files of each companion kind; post_gen keeps those of the chosen one. Files both
+# kinds share are listed under each; "none" has a stand-in of its own.
+COMPANION_SHARED = [
+    "extension/companion.go",
+    "extension/companion_test.go",
+    "extension/internal/loopback",
+]
+COMPANION_FILES = {
+    "none": ["extension/companion_none.go"],
+    "local-api": COMPANION_SHARED + [
+        "extension/companion_localapi.go",
+        "extension/companion_localapi_test.go",
+        "extension/internal/localapi",
+        "processor/localapi.go",
+        "processor/localapi_test.go",
+        "tools/e2e/localapi_e2e_test.go",
+    ],
+    "runtime-proxy": COMPANION_SHARED + [
+        "extension/companion_runtimeproxy.go",
+        "extension/companion_runtimeproxy_test.go",
+        "extension/internal/runtimeproxy",
+        "processor/runtimeproxy.go",
+        "processor/runtimeproxy_test.go",
+        "tools/e2e/runtimeproxy_e2e_test.go",
+        "scripts/runtime-wrapper",
+    ],
+}
+
 
 def remove(relative):
     path = PROJECT / relative
@@ -76,6 +105,15 @@ def select_processing_variant(processing):
 def remove_telemetry_files(telemetry):
     for relative in NO_TELEMETRY_ONLY if telemetry else TELEMETRY_ONLY:
         remove(relative)
+
+
+def remove_companion_files(companion):
+    keep = set(COMPANION_FILES[companion])
+    for kind, files in COMPANION_FILES.items():
+        if kind != companion:
+            for relative in files:
+                if relative not in keep:
+                    remove(relative)
 
 
 def where_to_cd():
@@ -142,6 +180,7 @@ def record_template_commit(given, repo_dir):
 def main():
     select_processing_variant(ANSWERS["processing"])
     remove_telemetry_files(ANSWERS["telemetry"])
+    remove_companion_files(ANSWERS["companion"])
     record_template_commit(TEMPLATE_GIVEN, TEMPLATE_REPO_DIR)
     print_next_steps(ANSWERS["extension_name"])
     return 0

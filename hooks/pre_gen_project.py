@@ -28,6 +28,7 @@ ANSWERS_JSON = (
   "author": {{ cookiecutter.author | tojson }},
   "processing": {{ cookiecutter.processing | tojson }},
   "telemetry": {{ cookiecutter.telemetry | tojson }},
+  "companion": {{ cookiecutter.companion | tojson }},
   "architecture": {{ cookiecutter.architecture | tojson }},
   "go_version": {{ cookiecutter.go_version | tojson }},
   "license": {{ cookiecutter.license | tojson }}
@@ -148,6 +149,7 @@ CHECKS = {
     "author": check_one_line,
     "processing": choice("sync", "async"),
     "telemetry": check_boolean,
+    "companion": choice("none", "local-api", "runtime-proxy"),
     "architecture": choice("x86_64", "arm64", "both"),
     "go_version": check_go_version,
     "license": choice("MIT", "Apache-2.0", "Proprietary"),

@@ -115,6 +115,8 @@ type Extension struct {
 	// env reads the built-in settings; Settings shares it, so every bad variable is
 	// reported at once.
 	env *config.Reader
+	// comp is the companion's (local API, Runtime API proxy), nil without one.
+	comp *companion
 }
 
 // ForTest returns an Extension for a processor's tests: settings come from env

@@ -78,6 +78,9 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 		return 1
 	}
 	started := time.Now()
+	// A companion (local API, Runtime API proxy) listens before registering: the
+	// runtime starts once every extension registered.
+	comp := openCompanion(env, p.lookup, p.name, log)
 	client := extapi.New(runtimeAPI, p.name)
 	reg, err := client.Register(ctx, string(Invoke), string(Shutdown))
 	if err != nil {
@@ -98,6 +101,7 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 		Settings:        &Settings{r: env},
 		ctx:             context.WithoutCancel(ctx),
 		env:             env,
+		comp:            comp,
 	}
 	handler, err := newHandler(x)
 	if handler == nil && err == nil {
@@ -113,13 +117,16 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 	if err != nil {
 		return initFailed(ctx, client, log, errorTypeInit, err)
 	}
+	if err := comp.start(); err != nil {
+		return initFailed(ctx, client, log, errorTypeInit, err)
+	}
 	stopTelemetry, err := telemetry.start(ctx, client, log)
 	if err != nil {
 		return initFailed(ctx, client, log, errorTypeInit, err)
 	}
 	log.Info("initialised", "init_ms", time.Since(started).Milliseconds())
 
-	l := &loop{client: client, handler: handler, log: log, margin: margin, stopTelemetry: stopTelemetry}
+	l := &loop{client: client, handler: handler, log: log, margin: margin, stopTelemetry: stopTelemetry, comp: comp}
 	return l.run(ctx)
 }
 
@@ -138,6 +145,7 @@ type loop struct {
 	log           *slog.Logger
 	margin        time.Duration
 	stopTelemetry func(context.Context) error // nil without a telemetry subscription
+	comp          *companion                  // nil without a companion
 
 	invoked, failed atomic.Uint64 // for handlers that do not count records themselves
 }
@@ -210,9 +218,9 @@ func (l *loop) finish(ctx context.Context, ev Event) {
 
 	done := make(chan error, 1)
 	go func() {
-		var err error
+		err := l.comp.stop(sctx)
 		if l.stopTelemetry != nil {
-			err = l.stopTelemetry(sctx)
+			err = errors.Join(err, l.stopTelemetry(sctx))
 		}
 		done <- errors.Join(err, l.handler.Shutdown(sctx, ev))
 	}()
@@ -253,22 +261,22 @@ func (l *loop) fatal(ctx context.Context, err error) int {
 // logRecords logs the handler's accounting line.
 func (l *loop) logRecords() {
 	if counter, ok := l.handler.(recordCounter); ok {
-		logRecords(l.log, counter.records())
+		logRecords(l.log, counter.records(), l.comp.counts()...)
 		return
 	}
 	failed := l.failed.Load()
-	logRecords(l.log, Records{Offered: l.invoked.Load(), Flushed: l.invoked.Load() - failed, Failed: failed})
+	logRecords(l.log, Records{Offered: l.invoked.Load(), Flushed: l.invoked.Load() - failed, Failed: failed}, l.comp.counts()...)
 }
 
 // logRecords logs the accounting line, once per process, on every exit path:
-// offered = flushed + failed + dropped + unflushed.
-func logRecords(log *slog.Logger, r Records) {
+// offered = flushed + failed + dropped + unflushed. extra are a companion's counts.
+func logRecords(log *slog.Logger, r Records, extra ...any) {
 	level := slog.LevelInfo
 	if r.Failed+r.Dropped+r.Unflushed > 0 {
 		level = slog.LevelWarn
 	}
-	log.Log(context.Background(), level, "records", "offered", r.Offered, "flushed", r.Flushed,
-		"failed", r.Failed, "dropped", r.Dropped, "unflushed", r.Unflushed)
+	log.Log(context.Background(), level, "records", append([]any{"offered", r.Offered, "flushed", r.Flushed,
+		"failed", r.Failed, "dropped", r.Dropped, "unflushed", r.Unflushed}, extra...)...)
 }
 
 // Records is the extension's accounting of what it was given, logged once on

@@ -37,6 +37,11 @@ type Processor struct {
 // {{ cookiecutter.__env_prefix }}CACHE_TTL); a bad value is reported to Lambda for you.
 // An error ends the extension's init.
 func New(x *extension.Extension) (extension.Handler, error) {
+{%- if cookiecutter.companion == "local-api" %}
+	x.ServeLocalAPI(NewCache(x))
+{%- elif cookiecutter.companion == "runtime-proxy" %}
+	x.HookRuntime(NewAuditor(x))
+{%- endif %}
 	p := &Processor{log: x.Log}
 {%- if cookiecutter.telemetry %}
 	return extension.NewBatcher(x, p.Record, p.Flush).WithTelemetry(p.Telemetry), nil

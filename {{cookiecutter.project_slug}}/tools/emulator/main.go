@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.IntVar(&cfg.MemoryMB, "memory", 128, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB")
 	flags.StringVar(&cfg.Region, "region", "us-east-1", "AWS_REGION")
 	cfg.Telemetry.RegisterFlags(flags)
+	cfg.Companion.RegisterFlags(flags)
 	flags.Var(&env, "env", "extra `KEY=VALUE` for the extension (repeatable), e.g. -env MY_EXT_LOG_LEVEL=debug")
 	asJSON := flags.Bool("json", false, "print one JSON summary line to stdout (the timeline goes to stderr)")
 	quiet := flags.Bool("quiet", false, "do not show the extension's own output")

@@ -1,7 +1,9 @@
 // Command layerzip writes a Lambda layer zip that is byte-for-byte reproducible.
 //
 // It stores one file under the given entry name (for an extension:
-// extensions/<name>), preceded by a directory entry for each parent directory,
+// extensions/<name>), and any more given with -add (e.g. a wrapper script at the
+// layer's root), in entry-name order, each preceded by a directory entry for each
+// parent directory not yet written,
 // all with a fixed timestamp and fixed Unix modes (directories 0755, the file
 // 0755), compressed with Deflate. Building the same binary twice gives the same
 // zip, and no zip program is needed.
@@ -9,6 +11,7 @@
 // Usage:
 //
 //	go run ./tools/layerzip -o dist/NAME-amd64.zip -entry extensions/NAME build/amd64/extensions/NAME
+//	go run ./tools/layerzip -o dist/NAME-amd64.zip -entry extensions/NAME -add NAME-wrapper=scripts/runtime-wrapper build/amd64/extensions/NAME
 //
 // The timestamp is 1980-01-01 00:00:00 UTC (the earliest a zip can record) or,
 // when SOURCE_DATE_EPOCH is set, that Unix time.
@@ -27,6 +30,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,8 +49,17 @@ func run(args []string, stderr io.Writer, getenv func(string) string) int {
 	flags.SetOutput(stderr)
 	out := flags.String("o", "", "output zip `path` (required)")
 	entry := flags.String("entry", "", "`name` of the file inside the zip (default extensions/<base name of FILE>)")
+	var extra []layerFile
+	flags.Func("add", "another file, `ENTRY=PATH`, stored with mode 0755 (repeatable)", func(v string) error {
+		name, src, ok := strings.Cut(v, "=")
+		if !ok || name == "" || src == "" {
+			return errors.New("want ENTRY=PATH")
+		}
+		extra = append(extra, layerFile{entry: name, src: src})
+		return nil
+	})
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: layerzip -o OUT.zip [-entry extensions/NAME] FILE")
+		fmt.Fprintln(stderr, "usage: layerzip -o OUT.zip [-entry extensions/NAME] [-add ENTRY=PATH]... FILE")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
@@ -65,7 +78,8 @@ func run(args []string, stderr io.Writer, getenv func(string) string) int {
 		fmt.Fprintf(stderr, "layerzip: %v\n", err)
 		return 1
 	}
-	if err := writeLayer(*out, *entry, src, modified); err != nil {
+	main := layerFile{entry: *entry, src: src}
+	if err := writeFiles(*out, append([]layerFile{main}, extra...), modified); err != nil {
 		fmt.Fprintf(stderr, "layerzip: %v\n", err)
 		return 1
 	}
@@ -106,24 +120,37 @@ func checkEntry(entry string) error {
 	return nil
 }
 
+// layerFile is one file of the layer: its name in the zip and where it is read from.
+type layerFile struct{ entry, src string }
+
 // writeLayer writes a zip at out holding src as entry, with a directory entry
-// for each parent of entry. The zip is written to a temporary file beside out
-// and renamed into place, so a failed run never leaves a partial zip.
-func writeLayer(out, entry, src string, modified time.Time) (err error) {
-	if err := checkEntry(entry); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("open source: %w", err)
-	}
-	defer in.Close()
-	info, err := in.Stat()
-	if err != nil {
-		return fmt.Errorf("stat source: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("source %s: not a regular file", src)
+// for each parent of entry.
+func writeLayer(out, entry, src string, modified time.Time) error {
+	f := layerFile{entry: entry, src: src}
+	return writeFiles(out, []layerFile{f}, modified)
+}
+
+// writeFiles writes a zip at out holding the files, sorted by entry name, each after
+// a directory entry for each of its parents not written yet. The zip is written to a
+// temporary file beside out and renamed into place, so a failed run never leaves a
+// partial zip.
+func writeFiles(out string, files []layerFile, modified time.Time) (err error) {
+	files = slices.Clone(files)
+	slices.SortFunc(files, func(a, b layerFile) int { return strings.Compare(a.entry, b.entry) })
+	for i, f := range files {
+		if err := checkEntry(f.entry); err != nil {
+			return err
+		}
+		if i > 0 && files[i-1].entry == f.entry {
+			return fmt.Errorf("entry %q given twice", f.entry)
+		}
+		info, err := os.Stat(f.src)
+		if err != nil {
+			return fmt.Errorf("open source: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("source %s: not a regular file", f.src)
+		}
 	}
 
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -144,21 +171,22 @@ func writeLayer(out, entry, src string, modified time.Time) (err error) {
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.BestCompression)
 	})
-	for _, dir := range parents(entry) {
-		header := &zip.FileHeader{Name: dir + "/", Method: zip.Store, Modified: modified}
-		header.SetMode(fs.ModeDir | 0o755)
-		if _, err := zw.CreateHeader(header); err != nil {
-			return fmt.Errorf("add directory %s: %w", dir, err)
+	written := map[string]bool{}
+	for _, f := range files {
+		for _, dir := range parents(f.entry) {
+			if written[dir] {
+				continue
+			}
+			written[dir] = true
+			header := &zip.FileHeader{Name: dir + "/", Method: zip.Store, Modified: modified}
+			header.SetMode(fs.ModeDir | 0o755)
+			if _, err := zw.CreateHeader(header); err != nil {
+				return fmt.Errorf("add directory %s: %w", dir, err)
+			}
 		}
-	}
-	header := &zip.FileHeader{Name: entry, Method: zip.Deflate, Modified: modified}
-	header.SetMode(0o755)
-	w, err := zw.CreateHeader(header)
-	if err != nil {
-		return fmt.Errorf("add %s: %w", entry, err)
-	}
-	if _, err := io.Copy(w, in); err != nil {
-		return fmt.Errorf("compress %s: %w", src, err)
+		if err := addFile(zw, f, modified); err != nil {
+			return err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("finish zip: %w", err)
@@ -171,6 +199,25 @@ func writeLayer(out, entry, src string, modified time.Time) (err error) {
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return fmt.Errorf("move zip into place: %w", err)
+	}
+	return nil
+}
+
+// addFile stores one file, mode 0755, compressed.
+func addFile(zw *zip.Writer, f layerFile, modified time.Time) error {
+	in, err := os.Open(f.src)
+	if err != nil {
+		return fmt.Errorf("open source: %w", err)
+	}
+	defer in.Close()
+	header := &zip.FileHeader{Name: f.entry, Method: zip.Deflate, Modified: modified}
+	header.SetMode(0o755)
+	w, err := zw.CreateHeader(header)
+	if err != nil {
+		return fmt.Errorf("add %s: %w", f.entry, err)
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		return fmt.Errorf("compress %s: %w", f.src, err)
 	}
 	return nil
 }

@@ -273,3 +273,47 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// -add stores more files (a wrapper script at the layer's root), mode 0755, in
+// entry-name order, and the zip stays reproducible.
+func TestRunAddsFiles(t *testing.T) {
+	dir := t.TempDir()
+	bin := writeSource(t, dir, "my-ext", []byte("binary"), 0o755)
+	wrapper := writeSource(t, dir, "runtime-wrapper", []byte("#!/bin/sh\nexec \"$@\"\n"), 0o644)
+	var zips [][]byte
+	for i := range 2 {
+		out := filepath.Join(dir, "layer"+string(rune('a'+i))+".zip")
+		var stderr bytes.Buffer
+		args := []string{"-o", out, "-entry", "extensions/my-ext", "-add", "my-ext-wrapper=" + wrapper, bin}
+		if code := run(args, &stderr, func(string) string { return "" }); code != 0 {
+			t.Fatalf("exit code %d: %s", code, stderr.String())
+		}
+		data, _ := os.ReadFile(out)
+		zips = append(zips, data)
+		zr := readZip(t, out)
+		var names []string
+		for _, f := range zr.File {
+			names = append(names, f.Name)
+			if !f.Mode().IsDir() && f.Mode().Perm() != 0o755 {
+				t.Errorf("%s: mode %v, want 0755", f.Name, f.Mode())
+			}
+		}
+		if got := strings.Join(names, " "); got != "extensions/ extensions/my-ext my-ext-wrapper" {
+			t.Errorf("entries %s", got)
+		}
+	}
+	if !bytes.Equal(zips[0], zips[1]) {
+		t.Error("two runs gave different zips")
+	}
+	var stderr bytes.Buffer
+	for _, bad := range [][]string{
+		{"-add", "noequals"},
+		{"-add", "extensions/my-ext=" + wrapper},
+		{"-add", "../x=" + wrapper},
+	} {
+		args := append([]string{"-o", filepath.Join(dir, "bad.zip"), "-entry", "extensions/my-ext"}, append(bad, bin)...)
+		if code := run(args, &stderr, func(string) string { return "" }); code == 0 {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -137,6 +137,9 @@ type Config struct {
 
 	// Telemetry configures the emulated Telemetry API (see telemetry.go).
 	Telemetry TelemetryConfig
+	// Companion configures the emulated function's calls to a companion (see
+	// companion.go).
+	Companion CompanionConfig
 }
 
 func (c *Config) applyDefaults() {
@@ -186,6 +189,8 @@ type Emulator struct {
 	arrivals chan *arrival // calls to /event/next, handed to the driver
 	gone     chan struct{} // closed when the API goes away (FaultAPIGone or the end)
 	goneOnce sync.Once
+
+	fn companionState // owned by companion.go
 
 	mu     sync.Mutex
 	report Report
@@ -306,6 +311,7 @@ func (e *Emulator) environment(runtimeAPI string) []string {
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
 	}
+	env = append(env, companionEnv()...)
 	return append(env, c.Env...) // later entries win (os/exec keeps the last duplicate)
 }
 
@@ -313,6 +319,7 @@ func (e *Emulator) environment(runtimeAPI string) []string {
 func (e *Emulator) drive(ctx context.Context) error {
 	cmd := exec.Command(e.cfg.Binary)
 	cmd.Env = e.environment(e.ln.Addr().String())
+	e.fn.configure(cmd.Env)
 	cmd.Stdout = e.cfg.Output
 	cmd.Stderr = e.cfg.Output
 	cmd.WaitDelay = time.Second
@@ -461,6 +468,7 @@ func (d *driver) run() {
 		}
 	}
 
+	e.fn.initDone.Wait() // the function's init ends before the first INVOKE, as in Lambda
 	for i := range cfg.Invokes {
 		if i > 0 && !d.idle(cfg.Spacing) {
 			d.abandon(a)
@@ -513,6 +521,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 		e.markFault(delivered)
 	}
 	e.mu.Unlock()
+	e.functionInvoke(requestID)
 
 	next, timedOut := d.wait(deadline)
 	if next == nil {
@@ -741,6 +750,7 @@ func (e *Emulator) handleRegister(w http.ResponseWriter, r *http.Request) {
 	e.report.AcceptFeature = r.Header.Get(headerAcceptFeature)
 	e.report.Events = req.Events
 	e.event(now, "registered", fmt.Sprintf("%s for %s", name, strings.Join(req.Events, ", ")))
+	e.functionInit()
 	answer := map[string]string{
 		"functionName":    e.cfg.FunctionName,
 		"functionVersion": emulatedFunctionVersion,
