@@ -27,8 +27,10 @@ VARIANT_FILES = ["processor/processor{}.go", "processor/processor{}_test.go"]
 # Files and packages only the async variant uses.
 ASYNC_ONLY = [
     "extension/internal/queue",
+    "extension/internal/flush",
     "extension/batch.go",
     "extension/batch_test.go",
+    "extension/batch_policy_test.go",
     "extension/batch_telemetry.go",
     "extension/batch_telemetry_test.go",
 ]

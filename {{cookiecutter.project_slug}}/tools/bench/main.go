@@ -352,7 +352,9 @@ func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir st
 			if mode == "bare" {
 				req.Binary = bareBin
 			} else {
-				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String()}
+				// The background worker's cost: async flushes continuously here (the
+				// flush policies are compared by the delivery benchmark).
+				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String(), extension.Prefix + "FLUSH=continuous"}
 			}
 			sr, err := runSession(ctx, req)
 			if err != nil {
