@@ -76,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&cfg.FunctionName, "function-name", "local-function", "AWS_LAMBDA_FUNCTION_NAME")
 	flags.IntVar(&cfg.MemoryMB, "memory", 128, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB")
 	flags.StringVar(&cfg.Region, "region", "us-east-1", "AWS_REGION")
+	flags.BoolVar(&cfg.LMI, "lmi", false, "play Lambda Managed Instances: SHUTDOWN-only registration, no INVOKE events, concurrent invocations seen only through telemetry (schema 2025-01-29), no freeze")
+	flags.IntVar(&cfg.LMIConcurrency, "lmi-concurrency", emulator.DefaultLMIConcurrency, "invocations at once with -lmi")
 	cfg.Telemetry.RegisterFlags(flags)
 	flags.Var(&env, "env", "extra `KEY=VALUE` for the extension (repeatable), e.g. -env MY_EXT_LOG_LEVEL=debug")
 	asJSON := flags.Bool("json", false, "print one JSON summary line to stdout (the timeline goes to stderr)")

@@ -130,6 +130,12 @@ type Config struct {
 
 	// Telemetry configures the emulated Telemetry API (see telemetry.go).
 	Telemetry TelemetryConfig
+
+	// LMI plays Lambda Managed Instances (see lmi.go): INVOKE registrations refused,
+	// no INVOKE events, LMIConcurrency invocations at once (default 4), no freeze,
+	// per-request telemetry in the 2025-01-29 schema.
+	LMI            bool
+	LMIConcurrency int
 }
 
 func (c *Config) applyDefaults() {
@@ -156,6 +162,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Hold <= 0 {
 		c.Hold = DefaultHold
+	}
+	if c.LMI {
+		c.Freeze = false // the environment runs continuously
+		if c.LMIConcurrency <= 0 {
+			c.LMIConcurrency = DefaultLMIConcurrency
+		}
 	}
 	if c.FunctionName == "" {
 		c.FunctionName = defaultFunctionName
@@ -286,7 +298,7 @@ func (e *Emulator) environment(runtimeAPI string) []string {
 		"AWS_LAMBDA_FUNCTION_NAME=" + c.FunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION=" + emulatedFunctionVersion,
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", c.MemoryMB),
-		"AWS_LAMBDA_INITIALIZATION_TYPE=" + emulatedInitializationType,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=" + e.initializationType(),
 		"AWS_REGION=" + c.Region,
 		"AWS_DEFAULT_REGION=" + c.Region,
 		"TZ=:UTC",
@@ -440,6 +452,14 @@ func (d *driver) run() {
 		}
 	}
 
+	if cfg.LMI {
+		if !d.lmiInvokes() {
+			d.abandon(a)
+			return
+		}
+		d.shutdown(a)
+		return
+	}
 	for i := range cfg.Invokes {
 		if i > 0 && !d.idle(cfg.Spacing) {
 			d.abandon(a)
@@ -713,6 +733,11 @@ func (e *Emulator) handleRegister(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusForbidden, errorBody("invalid event "+ev, emulatedErrorTypeBadEvent))
 			return
 		}
+	}
+	if why := e.lmiRefusesRegistration(req.Events); why != "" {
+		e.violateLocked("%s", why)
+		writeJSON(w, http.StatusForbidden, errorBody("INVOKE is not available on Lambda Managed Instances", emulatedErrorTypeBadEvent))
+		return
 	}
 	e.id = newUUID()
 	e.report.Registered = true

@@ -44,7 +44,9 @@ type Report struct {
 	InitDone bool
 	Init     time.Duration // process start to first /event/next
 	Invokes  []Invoke
-	Shutdown *Shutdown // nil when no SHUTDOWN was sent
+	// LMIInvocations counts the invocations an LMI run played (no INVOKE events).
+	LMIInvocations int
+	Shutdown       *Shutdown // nil when no SHUTDOWN was sent
 
 	ShutdownReason string
 	ErrorReports   []ErrorReport // calls to /init/error and /exit/error

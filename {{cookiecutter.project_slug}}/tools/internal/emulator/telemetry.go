@@ -185,8 +185,8 @@ func parseSubscription(body []byte) (*subscription, error) {
 		return nil, fmt.Errorf("body is not a JSON subscription: %v", err)
 	}
 	var problems []string
-	if req.SchemaVersion != telemetrySchema && req.SchemaVersion != "2022-07-01" {
-		problems = append(problems, fmt.Sprintf("schemaVersion %q is not 2022-12-13 or 2022-07-01", req.SchemaVersion))
+	if req.SchemaVersion != telemetrySchema && req.SchemaVersion != "2022-07-01" && req.SchemaVersion != lmiTelemetrySchema {
+		problems = append(problems, fmt.Sprintf("schemaVersion %q is not 2022-12-13, 2022-07-01 or 2025-01-29", req.SchemaVersion))
 	}
 	sub := &subscription{types: map[string]bool{}, maxItems: 10_000, maxBytes: 262_144, requested: req}
 	if len(req.Types) == 0 {
@@ -250,6 +250,11 @@ func (e *Emulator) serveTelemetry(w http.ResponseWriter, r *http.Request, body [
 		return
 	}
 	sub, err := parseSubscription(body)
+	if err == nil {
+		if problem := e.lmiSchemaProblem(sub.requested.SchemaVersion); problem != "" {
+			err = fmt.Errorf("%s", problem)
+		}
+	}
 	if err != nil {
 		e.violateLocked("telemetry subscribe: %v", err)
 		writeJSON(w, http.StatusBadRequest, errorBody(err.Error(), "ValidationError"))
@@ -341,7 +346,7 @@ func (e *Emulator) telemetryPhase(p Phase) {
 func (e *Emulator) initRecords(p Phase) []telemetryRecord {
 	return []telemetryRecord{
 		{stamp(p.Start), "platform.initStart", map[string]any{
-			"initializationType": emulatedInitializationType, "phase": "init",
+			"initializationType": e.initializationType(), "phase": "init",
 			"runtimeVersion": "provided:al2023.emulated", "functionName": e.cfg.FunctionName,
 			"functionVersion": emulatedFunctionVersion, "instanceId": "emulated-" + randomHex(8),
 			"instanceMaxMemory": e.cfg.MemoryMB,
@@ -350,10 +355,10 @@ func (e *Emulator) initRecords(p Phase) []telemetryRecord {
 			"name": e.name, "state": "Ready", "events": e.report.Events,
 		}},
 		{stamp(p.End), "platform.initRuntimeDone", map[string]any{
-			"initializationType": emulatedInitializationType, "phase": "init", "status": "success",
+			"initializationType": e.initializationType(), "phase": "init", "status": "success",
 		}},
 		{stamp(p.End), "platform.initReport", map[string]any{
-			"initializationType": emulatedInitializationType, "phase": "init", "status": "success",
+			"initializationType": e.initializationType(), "phase": "init", "status": "success",
 			"metrics": map[string]any{"durationMs": ms3(p.End.Sub(p.Start))},
 		}},
 	}
