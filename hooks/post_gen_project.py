@@ -31,6 +31,7 @@ ASYNC_ONLY = [
     "extension/batch.go",
     "extension/batch_test.go",
     "extension/batch_policy_test.go",
+    "tools/e2e/delivery_e2e_test.go",
     "extension/batch_telemetry.go",
     "extension/batch_telemetry_test.go",
 ]

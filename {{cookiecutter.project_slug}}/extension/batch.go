@@ -38,7 +38,7 @@ const (
 // the invocation produced before the extension asks for the next event (with
 // telemetry, after waiting up to PREFIX_FLUSH_WAIT for the request's
 // platform.runtimeDone); "periodic:<duration>" flushes in the background at that
-// interval, and at the next INVOKE when an interval passed during a freeze;
+// interval, and before the next event when an interval passed during a freeze;
 // "continuous" flushes in the background as soon as a batch is ready; "adaptive"
 // (the default) is "end" until PREFIX_FLUSH_ADAPTIVE_AFTER gaps in a row between
 // invocations were at most PREFIX_FLUSH_ADAPTIVE_GAP, then "continuous" until a
@@ -54,6 +54,7 @@ type Batcher[T any] struct {
 	wait     time.Duration // PREFIX_FLUSH_WAIT
 	adaptive flush.AdaptiveState
 	atEnd    bool // this invocation flushes in AfterInvoke; the event loop's only
+	overdue  bool // periodic: an interval passed before this INVOKE; the loop's only
 	// runtimeDone waits until Lambda reported the request's platform.runtimeDone or
 	// ctx ends; nil without telemetry.
 	runtimeDone func(ctx context.Context, requestID string)
@@ -127,10 +128,17 @@ func (b *Batcher[T]) Invoke(_ context.Context, ev Event) error {
 	default:
 		b.atEnd = false
 	}
+	b.overdue = false
 	if !b.atEnd && now.Sub(b.queue.LastFlush()) >= b.interval {
-		// An interval passed while the environment was frozen (a frozen process's
-		// timers fire late): flush what waited, in the background.
-		b.queue.Kick()
+		// An interval passed, most likely while the environment was frozen (a frozen
+		// process's timers fire late). periodic flushes what waited before the next
+		// event, so it cannot wait through another freeze; the others in the
+		// background.
+		if b.policy.Kind == flush.Periodic {
+			b.overdue = true
+		} else {
+			b.queue.Kick()
+		}
 	}
 	b.Offer(b.record(ev), "request_id", ev.RequestID)
 	return nil
@@ -141,6 +149,9 @@ func (b *Batcher[T]) Invoke(_ context.Context, ev Event) error {
 // platform.runtimeDone (telemetry only, up to PREFIX_FLUSH_WAIT) so the function's
 // log lines join the batch, then flushes everything queued until ctx ends.
 func (b *Batcher[T]) AfterInvoke(ctx context.Context, ev Event) error {
+	if b.overdue {
+		return b.flushNow(ctx, "overdue periodic flush")
+	}
 	if !b.atEnd {
 		return nil
 	}
@@ -149,8 +160,13 @@ func (b *Batcher[T]) AfterInvoke(ctx context.Context, ev Event) error {
 		b.runtimeDone(wctx, ev.RequestID)
 		cancel()
 	}
+	return b.flushNow(ctx, "end-of-invocation flush")
+}
+
+// flushNow flushes everything queued until ctx ends.
+func (b *Batcher[T]) flushNow(ctx context.Context, what string) error {
 	if err := b.queue.Flush(ctx); err != nil && !errors.Is(err, queue.ErrStopped) {
-		return fmt.Errorf("end-of-invocation flush: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

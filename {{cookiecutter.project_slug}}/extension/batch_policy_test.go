@@ -71,7 +71,7 @@ func TestEndFlushStopsAtTheInvocationDeadline(t *testing.T) {
 
 // Background policies never wait for a flush in AfterInvoke, even a stuck one.
 func TestBackgroundPoliciesNeverBlockTheLoop(t *testing.T) {
-	for _, policy := range []string{"continuous", "periodic:10ms"} {
+	for _, policy := range []string{"continuous", "periodic:15m"} {
 		t.Run(policy, func(t *testing.T) {
 			c := newCollector(true)
 			x := ForTest(map[string]string{Prefix + "FLUSH": policy, Prefix + "BATCH_SIZE": "1"}, nil)
@@ -146,5 +146,27 @@ func TestLMIFallsBackToABackgroundPolicy(t *testing.T) {
 			t.Errorf("%s on LMI: %d fallback lines, want 1: %s", policy, n, logs.String())
 		}
 		mu.Unlock()
+	}
+}
+
+// "periodic" flushes before the next event when an interval passed since the last
+// flush (a freeze): what waited does not wait through another freeze.
+func TestPeriodicFlushesAnOverdueIntervalBeforeTheNextEvent(t *testing.T) {
+	c := newCollector(false)
+	x := ForTest(map[string]string{Prefix + "FLUSH": "periodic:15m"}, nil)
+	b := NewBatcher(x, requestID, c.flush)
+	defer b.Shutdown(context.Background(), Event{Type: Shutdown})
+	if err := invokeAndFinish(context.Background(), b, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.flushed(); got != 0 {
+		t.Fatalf("%d records flushed within the interval, want 0", got)
+	}
+	b.interval = 0 // as if the interval had passed during a freeze
+	if err := invokeAndFinish(context.Background(), b, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.flushed(); got != 2 {
+		t.Errorf("%d records flushed before the next event, want both", got)
 	}
 }
