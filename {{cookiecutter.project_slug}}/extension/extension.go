@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -123,6 +124,9 @@ type Extension struct {
 	ctx context.Context
 	// lmi is set on Lambda Managed Instances: no INVOKE events, no freeze.
 	lmi bool
+	// stdout is where EMF lines go: the process's stdout, which Lambda sends to
+	// the function's log group.
+	stdout io.Writer
 	// env reads the built-in settings; Settings shares it, so every bad variable is
 	// reported at once.
 	env *config.Reader

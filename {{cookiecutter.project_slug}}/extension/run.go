@@ -103,6 +103,7 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 		Settings:        &Settings{r: env},
 		ctx:             context.WithoutCancel(ctx),
 		lmi:             lmi,
+		stdout:          p.stdout,
 		env:             env,
 	}
 
