@@ -136,6 +136,9 @@ type Config struct {
 	// per-request telemetry in the 2025-01-29 schema.
 	LMI            bool
 	LMIConcurrency int
+
+	// Sink runs an HTTP sink for the extension's batches (see sink.go).
+	Sink SinkConfig
 }
 
 func (c *Config) applyDefaults() {
@@ -197,7 +200,8 @@ type Emulator struct {
 	id     string // identifier handed out by register
 	closed bool   // init/error or exit/error was called
 
-	tel telemetryState // owned by telemetry.go
+	tel  telemetryState // owned by telemetry.go
+	sink sinkState      // owned by sink.go
 }
 
 // arrival is one GET /event/next waiting for its answer.
@@ -248,6 +252,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go e.srv.Serve(ln)
 	defer e.vanish()
+	sinkURL, stopSink, err := e.startSink()
+	if err != nil {
+		return nil, err
+	}
+	defer stopSink()
+	if sinkURL != "" {
+		e.cfg.Env = append([]string{e.cfg.Sink.Env + "=" + sinkURL}, e.cfg.Env...) // -env may override it
+	}
 
 	if err := e.drive(ctx); err != nil {
 		return nil, err
@@ -408,6 +420,7 @@ func (d *driver) freeze() (thaw func()) {
 	from := time.Now()
 	e.mu.Lock()
 	e.event(from, "frozen", "SIGSTOP while idle")
+	e.sinkFrozen()
 	e.mu.Unlock()
 	return func() {
 		to := time.Now()

@@ -65,6 +65,7 @@ type Report struct {
 	Violations []string // rules broken and deadlines missed; empty for a good run
 	Timeline   []Entry
 	Telemetry  TelemetryReport
+	Sink       SinkReport
 }
 
 // Invoke is one INVOKE event.
@@ -185,6 +186,12 @@ func (r *Report) WriteTimeline(w io.Writer) error {
 		} else {
 			fmt.Fprintf(&b, "  shutdown        reason %s, not exited by the %s deadline\n", s.Reason, fmtDur(s.Deadline))
 		}
+	}
+	if r.LMIInvocations > 0 {
+		fmt.Fprintf(&b, "  invocations     %d (Lambda Managed Instances: no INVOKE events)\n", r.LMIInvocations)
+	}
+	if k := r.Sink; k.Requests > 0 {
+		fmt.Fprintf(&b, "  sink            %d requests (%d gzip), %d records taken, %d requests refused\n", k.Requests, k.Gzip, k.Records, k.Refused)
 	}
 	for _, e := range r.ErrorReports {
 		fmt.Fprintf(&b, "  %-15s %s: %s\n", e.Op, e.Type, e.Message)
