@@ -485,6 +485,25 @@ func (d *driver) run() {
 	d.shutdown(a)
 }
 
+// runtimeDoneAt delivers the function's telemetry when it returns, FunctionDuration
+// after start, whatever the extension does meanwhile; the channel closes once done
+// (or once the API is gone).
+func (e *Emulator) runtimeDoneAt(start time.Time, requestID string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		timer := time.NewTimer(time.Until(start.Add(e.cfg.FunctionDuration)))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-e.gone:
+			return
+		}
+		e.telemetryPhase(Phase{Kind: PhaseRuntimeDone, RequestID: requestID, Start: start, End: time.Now()})
+	}()
+	return done
+}
+
 // abandon answers a pending next when the run ends without an event for it.
 func (d *driver) abandon(a *arrival) {
 	if a != nil {
@@ -516,6 +535,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 		detail = "malformed body " + string(body)
 	}
 	a.reply <- reply{status: http.StatusOK, body: body}
+	runtimeDone := e.runtimeDoneAt(delivered, requestID)
 
 	e.mu.Lock()
 	e.report.Invokes = append(e.report.Invokes, Invoke{RequestID: requestID, At: e.since(delivered)})
@@ -549,6 +569,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 	if next.at.After(end) {
 		end = next.at
 	}
+	<-runtimeDone
 	e.telemetryPhase(Phase{Kind: PhaseInvoke, RequestID: requestID, Start: delivered, End: end})
 
 	if i == 0 {

@@ -84,6 +84,7 @@ func (d *driver) lmiInvokes() bool {
 			e.mu.Lock()
 			e.event(end, "invocation done", requestID)
 			e.mu.Unlock()
+			e.telemetryPhase(Phase{Kind: PhaseRuntimeDone, RequestID: requestID, Start: began, End: end})
 			e.telemetryPhase(Phase{Kind: PhaseInvoke, RequestID: requestID, Start: began, End: end})
 		}()
 	}
