@@ -31,6 +31,8 @@ BENCH_FLAGS = " ".join(
         "-work-invokes %d" % WORK_INVOKES,
         "-telemetry-records %d" % TELEMETRY_RECORDS,
         "-micro-benchtime 10x",
+        "-delivery-invokes 3",
+        "-delivery-spacing 20ms",
     ]
 )
 
@@ -196,3 +198,17 @@ def test_make_bench_writes_every_figure(bench_results):
     assert "ours/bare" in stdout
     assert "init (start -> first next)" in stdout
     assert "JSON: build/bench/results.json" in stdout
+
+
+def test_make_bench_measures_delivery_per_policy(bench_results):
+    """The delivery benchmark has a row per flush policy (async) or the inline
+    work (sync), with and without freeze, and accounts for every record."""
+    _, results, _ = bench_results
+    processing = results["processing"]
+    delivery = results["delivery"]
+    policies = {"bare", "end", "periodic:1s", "continuous", "adaptive"} if processing == "async" else {"bare", "inline"}
+    assert {(r["policy"], r["freeze"]) for r in delivery["rows"]} == {(p, f) for p in policies for f in (False, True)}
+    for row in delivery["rows"]:
+        assert row["offered"] == row["delivered"] + row["failed"] + row["dropped"] + row["unflushed"], row
+        if row["policy"] != "bare":
+            assert row["offered"] > 0 and row["unflushed"] == 0, row

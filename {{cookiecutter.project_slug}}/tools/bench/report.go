@@ -32,6 +32,7 @@ type Results struct {
 	Ratios    Ratios                     `json:"ratios"`
 	Work      Work                       `json:"work"`
 	Telemetry Telemetry                  `json:"telemetry"`
+	Delivery  Delivery                   `json:"delivery"`
 	Micro     []MicroResult              `json:"micro"`
 	Targets   []Target                   `json:"targets"`
 }
@@ -434,6 +435,7 @@ func writeTable(out io.Writer, r *Results) error {
 	}
 
 	writeTelemetryTable(out, r)
+	writeDeliveryTable(out, r.Delivery)
 
 	if len(r.Micro) > 0 {
 		fmt.Fprintf(out, "\nmicro-benchmarks (go test -bench, -benchtime %s):\n", r.Settings.MicroBenchtime)

@@ -9,6 +9,7 @@ package emulator
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -37,6 +38,9 @@ type SinkReport struct {
 	Gzip     int // requests with Content-Encoding gzip
 	Conns    int // connections the extension opened
 	Dropped  int // idle connections closed during freezes (DropOnFreeze)
+	// Delays are, for each record taken with a "time" field (RFC 3339, as Lambda
+	// stamps telemetry records), its arrival at the sink less that time.
+	Delays []time.Duration `json:"-"`
 }
 
 // sinkState tracks the sink's connections, guarded by e.mu.
@@ -85,11 +89,21 @@ func (e *Emulator) serveSink(w http.ResponseWriter, r *http.Request) {
 		body = zr
 	}
 	lines := 0
+	var created []time.Time
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) != "" {
-			lines++
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		lines++
+		var stamped struct {
+			Time string `json:"time"`
+		}
+		if json.Unmarshal(sc.Bytes(), &stamped) == nil && stamped.Time != "" {
+			if at, err := time.Parse(time.RFC3339Nano, stamped.Time); err == nil {
+				created = append(created, at)
+			}
 		}
 	}
 	if d := e.cfg.Sink.Latency; d > 0 {
@@ -113,6 +127,9 @@ func (e *Emulator) serveSink(w http.ResponseWriter, r *http.Request) {
 	}
 	if status >= 200 && status < 300 {
 		rep.Records += lines
+		for _, at := range created {
+			rep.Delays = append(rep.Delays, arrived.Sub(at))
+		}
 	} else {
 		rep.Refused++
 	}
