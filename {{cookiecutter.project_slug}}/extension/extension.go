@@ -134,7 +134,7 @@ type Extension struct {
 
 // ForTest returns an Extension for a processor's tests: settings come from env
 // (keys are full variable names, e.g. Prefix+"CACHE_TTL"), logs go to log
-// (nil: discarded).
+// (nil: discarded); its EMF lines are discarded (use NewEMF with a buffer).
 func ForTest(env map[string]string, log *slog.Logger) *Extension {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -106,7 +106,6 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 		stdout:          p.stdout,
 		env:             env,
 	}
-
 	handler, err := newHandler(x)
 	var telemetry *telemetryPlan
 	if err == nil {
