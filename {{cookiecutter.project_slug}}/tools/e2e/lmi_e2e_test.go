@@ -8,18 +8,19 @@ import (
 	"{{ cookiecutter.go_module }}/tools/internal/emulator"
 )
 
-// TestLMIEndToEnd plays Lambda Managed Instances: the extension registers for
+// TestLMIEndToEnd plays Lambda Managed Instances with the work extension (what it
+// counts does not depend on processor/): the extension registers for
 // SHUTDOWN only (the emulator refuses INVOKE, as Lambda does), sees no INVOKE while
 // invocations run four at once, and ends cleanly at SHUTDOWN with every record it
 // was offered accounted for. With telemetry it subscribes in the 2025-01-29 schema
 // (the emulator refuses any other here) and gets every request's records; without,
-// it says once that per-invocation hooks do not run.
+// it says once that per-invocation hooks do not run. TestLMIExtensionEndToEnd runs
+// the extension as rendered, whatever its processor: a clean SHUTDOWN-only run.
 func TestLMIEndToEnd(t *testing.T) {
 	t.Parallel()
 	const invocations = 8
 	cfg := emulator.Config{LMI: true, LMIConcurrency: 4, Invokes: invocations, FunctionDuration: 20 * time.Millisecond}
 	for _, tc := range []e2eCase{
-		{name: "the extension", cfg: cfg, env: map[string]string{"TELEMETRY_TIMEOUT_MS": "25"}},
 		{
 			name:   "work extension",
 			target: workTarget,
@@ -70,4 +71,18 @@ func TestLMIEndToEnd(t *testing.T) {
 			runE2E(t, tc)
 		})
 	}
+}
+
+func TestLMIExtensionEndToEnd(t *testing.T) {
+	t.Parallel()
+	runE2E(t, e2eCase{
+		cfg: emulator.Config{LMI: true, Invokes: 4, FunctionDuration: 10 * time.Millisecond},
+		env: map[string]string{"TELEMETRY_TIMEOUT_MS": "25"},
+		check: func(t *testing.T, r *emulator.Report, logs []logLine) {
+			cleanShutdown(0)(t, r, logs)
+			if rec, ok := recordsLine(t, logs); ok && rec.Offered != rec.Flushed+rec.Failed+rec.Dropped+rec.Unflushed {
+				t.Errorf("records line %+v does not add up", rec)
+			}
+		},
+	})
 }

@@ -9,8 +9,11 @@ import (
 	"{{ cookiecutter.go_module }}/tools/internal/emulator"
 )
 
-// The extension with its sink (the demo processor ships to SINK_URL when set)
-// against the emulator's sink: what arrives, and the records line, in every bake.
+// The work extension (tools/bench/work: it ships what it handled to SINK_URL with
+// extension.NewSink, whatever processor/ does) against the emulator's sink: what
+// arrives, and the records line, in every bake.
+var workSink = []string{"BENCH_MODE={{ cookiecutter.processing }}", "BENCH_WORK=0"{% if cookiecutter.telemetry %}, "BENCH_TELEMETRY=1"{% endif %}}
+
 func TestSinkEndToEnd(t *testing.T) {
 	t.Parallel()
 	sinkEnv := extension.Prefix + "SINK_URL"
@@ -113,6 +116,8 @@ func TestSinkEndToEnd(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
+		tc.target = workTarget
+		tc.vars = workSink
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			runE2E(t, tc)

@@ -53,10 +53,15 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 {%- if cookiecutter.telemetry %}
 	withTelemetry := os.Getenv("BENCH_TELEMETRY") == "1"
 {%- endif %}
+	// With SINK_URL set, the work also ships what it handled there.
+	sink := extension.NewSink(x)
 	switch mode := os.Getenv("BENCH_MODE"); mode {
 	case "", "sync":
-		h := extension.InvokeFunc(func(ctx context.Context, _ extension.Event) error {
-			return sleep(ctx, work)
+		h := extension.InvokeFunc(func(ctx context.Context, ev extension.Event) error {
+			if err := sleep(ctx, work); err != nil || sink == nil {
+				return err
+			}
+			return sink.Send(ctx, []any{invocation(ev)})
 		})
 {%- if cookiecutter.telemetry %}
 		if withTelemetry {
@@ -66,23 +71,30 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 		return h, nil
 {%- if cookiecutter.processing == "async" %}
 	case "async":
-		b := extension.NewBatcher(x, func(extension.Event) item { return item{invocation: true} },
+		b := extension.NewBatcher(x, func(ev extension.Event) item { return item{invocation: true, payload: invocation(ev)} },
 			func(ctx context.Context, batch []item) error {
 				n := 0
+				payloads := make([]any, 0, len(batch))
 				for _, it := range batch {
 					if it.invocation {
 						n++
 					}
+					payloads = append(payloads, it.payload)
 				}
 				if err := sleep(ctx, work*time.Duration(n)); err != nil {
 					return err
+				}
+				if sink != nil {
+					if err := sink.Send(ctx, payloads); err != nil {
+						return err
+					}
 				}
 				x.Log.Debug("flushed", "records", len(batch), "invocations", n)
 				return nil
 			})
 {%- if cookiecutter.telemetry %}
 		if withTelemetry {
-			return b.WithTelemetry(func(telemetry.Record) (item, bool) { return item{}, true }), nil
+			return b.WithTelemetry(func(rec telemetry.Record) (item, bool) { return item{payload: rec}, true }), nil
 		}
 {%- endif %}
 		return b, nil
@@ -94,8 +106,11 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 {%- if cookiecutter.processing == "async" %}
 
 // item is one queued record: an invocation's, or (with BENCH_TELEMETRY) a Telemetry
-// API record's.
-type item struct{ invocation bool }
+// API record's; payload is what ships to the sink.
+type item struct {
+	invocation bool
+	payload    any
+}
 {%- endif %}
 {%- if cookiecutter.telemetry %}
 
@@ -105,6 +120,11 @@ type syncTelemetry struct{ extension.InvokeFunc }
 
 func (syncTelemetry) Telemetry(context.Context, []telemetry.Record) error { return nil }
 {%- endif %}
+
+// invocation is what ships to the sink for an INVOKE.
+func invocation(ev extension.Event) map[string]string {
+	return map[string]string{"request_id": ev.RequestID}
+}
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
