@@ -28,8 +28,11 @@ VARIANT_FILES = ["processor/processor{}.go", "processor/processor{}_test.go"]
 # Files and packages only the async variant uses.
 ASYNC_ONLY = [
     "extension/internal/queue",
+    "extension/internal/flush",
     "extension/batch.go",
     "extension/batch_test.go",
+    "extension/batch_policy_test.go",
+    "tools/e2e/delivery_e2e_test.go",
     "extension/batch_telemetry.go",
     "extension/batch_telemetry_test.go",
     "tools/bench/work/async.go",

@@ -33,6 +33,8 @@ BENCH_FLAGS = " ".join(
         "-work-invokes %d" % WORK_INVOKES,
         "-telemetry-records %d" % TELEMETRY_RECORDS,
         "-micro-benchtime 10x",
+        "-delivery-invokes 3",
+        "-delivery-spacing 20ms",
     ]
 )
 
@@ -97,6 +99,7 @@ def test_make_bench_writes_every_figure(bench_results):
     options, results, stdout, rendered = bench_results
     processing = options["processing"]
     telemetry = bool(options.get("telemetry"))
+    check_delivery(results, processing)
     archs = GOARCHES[options["architecture"]]
 
     assert results["schema_version"] == 2
@@ -236,3 +239,15 @@ def test_make_bench_writes_every_figure(bench_results):
     assert "init (start -> first next)" in stdout
     assert "JSON: build/bench/results.json" in stdout
     assert "chart: build/bench/results.svg" in stdout
+
+
+def check_delivery(results, processing):
+    """The delivery benchmark has a row per flush policy (async) or the inline
+    work (sync), with and without freeze, and accounts for every record."""
+    delivery = results["delivery"]
+    policies = {"bare", "end", "periodic:1s", "continuous", "adaptive"} if processing == "async" else {"bare", "inline"}
+    assert {(r["policy"], r["freeze"]) for r in delivery["rows"]} == {(p, f) for p in policies for f in (False, True)}
+    for row in delivery["rows"]:
+        assert row["offered"] == row["delivered"] + row["failed"] + row["dropped"] + row["unflushed"], row
+        if row["policy"] != "bare":
+            assert row["offered"] > 0 and row["unflushed"] == 0, row

@@ -71,6 +71,16 @@ func TestBatcherSettings(t *testing.T) {
 		{map[string]string{Prefix + "BATCH_SIZE": "2000"}, "BATCH_SIZE"},
 		{map[string]string{Prefix + "FLUSH_INTERVAL": "0s"}, "FLUSH_INTERVAL"},
 		{map[string]string{Prefix + "FLUSH_INTERVAL": "2h"}, "FLUSH_INTERVAL"},
+		{map[string]string{Prefix + "FLUSH": "end", Prefix + "FLUSH_WAIT": "0"}, ""},
+		{map[string]string{Prefix + "FLUSH": "periodic:10s"}, ""},
+		{map[string]string{Prefix + "FLUSH": "Continuous"}, ""},
+		{map[string]string{Prefix + "FLUSH": "sometimes"}, "FLUSH"},
+		{map[string]string{Prefix + "FLUSH": "periodic:1ms"}, "FLUSH"},
+		{map[string]string{Prefix + "FLUSH": "periodic"}, "FLUSH"},
+		{map[string]string{Prefix + "FLUSH_WAIT": "-1s"}, "FLUSH_WAIT"},
+		{map[string]string{Prefix + "FLUSH_WAIT": "1h"}, "FLUSH_WAIT"},
+		{map[string]string{Prefix + "FLUSH_ADAPTIVE_GAP": "0"}, "FLUSH_ADAPTIVE_GAP"},
+		{map[string]string{Prefix + "FLUSH_ADAPTIVE_AFTER": "0"}, "FLUSH_ADAPTIVE_AFTER"},
 	}
 	for _, tt := range tests {
 		x := ForTest(tt.env, nil)
@@ -184,7 +194,8 @@ func TestAFatalErrorDrainsTheQueueFirst(t *testing.T) {
 func TestADrainCutByTheDeadlineCountsTheBatchBeingFlushed(t *testing.T) {
 	srv := extapitest.New(t)
 	c := newCollector(true) // the first flush never ends by itself
-	env := map[string]string{Prefix + "BATCH_SIZE": "64", Prefix + "SHUTDOWN_MARGIN": "50ms"}
+	// continuous: the held flush runs in the background, the loop goes on.
+	env := map[string]string{Prefix + "BATCH_SIZE": "64", Prefix + "SHUTDOWN_MARGIN": "50ms", Prefix + "FLUSH": "continuous"}
 	r, wait := start(t, context.Background(), srv, env, func(x *Extension) (Handler, error) {
 		return NewBatcher(x, requestID, c.flush), nil
 	})

@@ -87,7 +87,7 @@ func TestTheLocalAPIListensBeforeRegistering(t *testing.T) {
 	if code, _ := call(t, port, "wrong"); code != http.StatusUnauthorized {
 		t.Errorf("a wrong token got %d, want 401", code)
 	}
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
 	r := wait()
 	if r.code != 0 {
 		t.Fatalf("exit code %d:\n%s", r.code, r.logText())
@@ -142,7 +142,7 @@ func TestWithoutServeLocalAPIRequestsGet503(t *testing.T) {
 	if code, _ := call(t, port, "tok"); code != http.StatusServiceUnavailable {
 		t.Errorf("status %d, want 503", code)
 	}
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown"})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown"})
 	if r := wait(); r.code != 0 {
 		t.Errorf("exit code %d", r.code)
 	}

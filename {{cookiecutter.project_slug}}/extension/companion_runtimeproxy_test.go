@@ -102,7 +102,7 @@ func TestTheProxyRunsTheHooks(t *testing.T) {
 	if res.StatusCode != http.StatusAccepted {
 		t.Errorf("status %d", res.StatusCode)
 	}
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
 	r := wait()
 	if r.code != 0 {
 		t.Fatalf("exit code %d:\n%s", r.code, r.logText())
@@ -134,7 +134,7 @@ func TestTheProxyDefaultsToTheRuntimeAPI(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden || !json.Valid(body) {
 		t.Errorf("got %d %q, want the Runtime API's own 403", res.StatusCode, body)
 	}
-	srv.Push(extapi.Event{EventType: extapi.Shutdown, ShutdownReason: "spindown"})
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", ShutdownReason: "spindown"})
 	wait()
 }
 

@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -14,7 +15,8 @@ import (
 // constructor returns one.
 //
 // A Handler gains capabilities by implementing more methods, which Run discovers:
-// TelemetryHandler (telemetry bakes) receives Telemetry API batches.
+// TelemetryHandler (telemetry bakes) receives Telemetry API batches, and
+// AfterInvoker runs after Invoke.
 type Handler interface {
 	// Invoke runs for every INVOKE before the extension asks Lambda for the next
 	// event: the time it takes is billed as post-runtime duration. ctx ends at the
@@ -24,6 +26,14 @@ type Handler interface {
 	// Shutdown runs once, for SHUTDOWN or a local SIGINT/SIGTERM; ctx ends before
 	// Lambda's deadline. The process exits 0 afterwards, even on error.
 	Shutdown(ctx context.Context, ev Event) error
+}
+
+// AfterInvoker is the optional capability of a Handler that works after Invoke
+// returned and before the extension asks for the next event: the Batcher's "end"
+// flush. It gets Invoke's ctx; its time is billed as post-runtime duration too. An
+// error is logged; the handler counts its own records.
+type AfterInvoker interface {
+	AfterInvoke(ctx context.Context, ev Event) error
 }
 
 // InvokeFunc turns a function into a Handler whose Shutdown does nothing.
@@ -112,6 +122,11 @@ type Extension struct {
 
 	// ctx lives as long as the process; work started by helpers runs under it.
 	ctx context.Context
+	// lmi is set on Lambda Managed Instances: no INVOKE events, no freeze.
+	lmi bool
+	// stdout is where EMF lines go: the process's stdout, which Lambda sends to
+	// the function's log group.
+	stdout io.Writer
 	// env reads the built-in settings; Settings shares it, so every bad variable is
 	// reported at once.
 	env *config.Reader
@@ -121,7 +136,7 @@ type Extension struct {
 
 // ForTest returns an Extension for a processor's tests: settings come from env
 // (keys are full variable names, e.g. Prefix+"CACHE_TTL"), logs go to log
-// (nil: discarded).
+// (nil: discarded); its EMF lines are discarded (use NewEMF with a buffer).
 func ForTest(env map[string]string, log *slog.Logger) *Extension {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -12,7 +12,7 @@ import (
 // no subscription is ever planned.
 type telemetryPlan struct{}
 
-func planTelemetry(Handler, *config.Reader) *telemetryPlan { return nil }
+func planTelemetry(Handler, *config.Reader, bool) *telemetryPlan { return nil }
 
 func (*telemetryPlan) start(context.Context, *extapi.Client, *slog.Logger) (func(context.Context) error, error) {
 	return nil, nil

@@ -82,7 +82,12 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 	// runtime starts once every extension registered.
 	comp := openCompanion(env, p.lookup, p.name, log)
 	client := extapi.New(runtimeAPI, p.name)
-	reg, err := client.Register(ctx, string(Invoke), string(Shutdown))
+	lmi := isLMI(p.lookup)
+	events := []string{string(Invoke), string(Shutdown)}
+	if lmi {
+		events = events[1:] // Lambda Managed Instances refuse INVOKE registrations
+	}
+	reg, err := client.Register(ctx, events...)
 	if err != nil {
 		log.Error("register failed", "name", p.name, "error", err.Error())
 		logRecords(log, Records{})
@@ -100,6 +105,8 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 		Log:             log,
 		Settings:        &Settings{r: env},
 		ctx:             context.WithoutCancel(ctx),
+		lmi:             lmi,
+		stdout:          p.stdout,
 		env:             env,
 		comp:            comp,
 	}
@@ -109,7 +116,8 @@ func run(ctx context.Context, p process, newHandler func(*Extension) (Handler, e
 	}
 	var telemetry *telemetryPlan
 	if err == nil {
-		telemetry = planTelemetry(handler, env)
+		telemetry = planTelemetry(handler, env, lmi)
+		logLMI(log, lmi, telemetry != nil)
 	}
 	if cfgErr := env.Err(); cfgErr != nil {
 		return initFailed(ctx, client, log, errorTypeConfig, errors.Join(cfgErr, err))
@@ -183,6 +191,11 @@ func (l *loop) invoke(ctx context.Context, ev Event) {
 	if err := l.handler.Invoke(ictx, ev); err != nil {
 		l.failed.Add(1)
 		l.log.Error("invoke failed", "request_id", ev.RequestID, "error", err.Error())
+	}
+	if after, ok := l.handler.(AfterInvoker); ok {
+		if err := after.AfterInvoke(ictx, ev); err != nil {
+			l.log.Warn("after invoke", "request_id", ev.RequestID, "error", err.Error())
+		}
 	}
 }
 

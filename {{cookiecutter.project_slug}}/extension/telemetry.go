@@ -41,14 +41,20 @@ type telemetryPlan struct {
 }
 
 // planTelemetry reads the telemetry settings when h implements TelemetryHandler;
-// nil otherwise.
-func planTelemetry(h Handler, env *config.Reader) *telemetryPlan {
+// nil otherwise. On Lambda Managed Instances (lmi) it subscribes with the schema
+// that environment takes.
+func planTelemetry(h Handler, env *config.Reader, lmi bool) *telemetryPlan {
 	th, ok := h.(TelemetryHandler)
 	if !ok {
 		return nil
 	}
+	schema := telemetryapi.SchemaVersion
+	if lmi {
+		schema = telemetryapi.SchemaVersionLMI
+	}
 	opts := telemetryapi.Options{
-		Types: env.List("TELEMETRY_TYPES", telemetryCategories, telemetryCategories),
+		SchemaVersion: schema,
+		Types:         env.List("TELEMETRY_TYPES", telemetryCategories, telemetryCategories),
 		Buffering: telemetryapi.Buffering{
 			MaxItems:  env.Int("TELEMETRY_MAX_ITEMS", defaultTelemetryMaxItems, telemetryapi.MinMaxItems, telemetryapi.MaxMaxItems),
 			MaxBytes:  env.Int("TELEMETRY_MAX_BYTES", defaultTelemetryMaxBytes, telemetryapi.MinMaxBytes, telemetryapi.MaxMaxBytes),

@@ -162,7 +162,7 @@ func TestTelemetrySettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
 			x := ForTest(map[string]string{Prefix + tt.variable: tt.value}, nil)
-			plan := planTelemetry(&watcher{}, x.env)
+			plan := planTelemetry(&watcher{}, x.env, false)
 			if plan == nil {
 				t.Fatal("no plan for a TelemetryHandler")
 			}
@@ -176,5 +176,21 @@ func TestTelemetrySettings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On Lambda Managed Instances the subscription uses the schema that environment
+// offers.
+func TestLMISubscribesWithItsSchema(t *testing.T) {
+	srv := extapitest.New(t)
+	srv.Force(telemetryPath, http.StatusOK, `{}`)
+	env := map[string]string{Prefix + "TELEMETRY_PORT": "0", "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances"}
+	_, wait := start(t, context.Background(), srv, env, handlerOf(&watcher{}))
+	if sub := subscription(t, srv); sub["schemaVersion"] != "2025-01-29" {
+		t.Errorf("subscription = %v", sub)
+	}
+	srv.Push(extapi.Event{EventType: "SHUTDOWN", DeadlineMs: time.Now().Add(2 * time.Second).UnixMilli()})
+	if r := wait(); r.code != 0 {
+		t.Fatalf("code %d; logs:\n%s", r.code, r.logText())
 	}
 }

@@ -26,10 +26,14 @@ import (
 )
 
 // Processor does the extension's work. The demo logs each batch of invocation records
-// as one JSON line; replace Flush with your own (send them to a metrics backend, ...).
+// as one JSON line, or, with {{ cookiecutter.__env_prefix }}SINK_URL set, ships the batch there and
+// publishes how many records it shipped as a CloudWatch metric (EMF); replace Flush
+// with your own.
 type Processor struct {
 	log         *slog.Logger
-	invocations int // only Record, on the event loop, touches it
+	invocations int             // only Record, on the event loop, touches it
+	sink        *extension.Sink // nil without {{ cookiecutter.__env_prefix }}SINK_URL
+	metrics     *extension.EMF
 }
 
 // New is called once, after the extension registered and before the first event.
@@ -42,7 +46,11 @@ func New(x *extension.Extension) (extension.Handler, error) {
 {%- elif cookiecutter.companion == "runtime-proxy" %}
 	x.HookRuntime(NewAuditor(x))
 {%- endif %}
-	p := &Processor{log: x.Log}
+	p := &Processor{
+		log:     x.Log,
+		sink:    extension.NewSink(x),
+		metrics: x.EMF(x.Name, map[string]string{"FunctionName": x.FunctionName}),
+	}
 {%- if cookiecutter.telemetry %}
 	return extension.NewBatcher(x, p.Record, p.Flush).WithTelemetry(p.Telemetry), nil
 }
@@ -71,8 +79,20 @@ func (p *Processor) Telemetry(rec telemetry.Record) (Item, bool) {
 }
 
 // Flush receives batches from the worker goroutine, and at SHUTDOWN from the drain;
-// ctx ends at the SHUTDOWN deadline. An error counts the batch as failed.
+// ctx ends at the flush policy's deadline (the invocation's with end, the SHUTDOWN
+// deadline in the drain). An error counts the batch as failed.
 func (p *Processor) Flush(ctx context.Context, batch []Item) error {
+	if p.sink != nil {
+		records := make([]any, 0, len(batch))
+		for _, item := range batch {
+			if item.Invocation != nil {
+				records = append(records, item.Invocation)
+			} else {
+				records = append(records, item.Telemetry)
+			}
+		}
+		return p.ship(ctx, records)
+	}
 	var invocations []Record
 	for _, item := range batch {
 		switch {
@@ -98,9 +118,26 @@ func (p *Processor) Record(ev extension.Event) Record {
 }
 
 // Flush receives batches from the worker goroutine, and at SHUTDOWN from the drain;
-// ctx ends at the SHUTDOWN deadline. An error counts the batch as failed.
+// ctx ends at the flush policy's deadline (the invocation's with end, the SHUTDOWN
+// deadline in the drain). An error counts the batch as failed.
 func (p *Processor) Flush(ctx context.Context, batch []Record) error {
+	if p.sink != nil {
+		records := make([]any, len(batch))
+		for i := range batch {
+			records[i] = batch[i]
+		}
+		return p.ship(ctx, records)
+	}
 	p.log.Info("batch", "count", len(batch), "records", batch)
 	return nil
 }
 {%- endif %}
+
+// ship sends records to the sink and publishes how many went out: one EMF line per
+// flush (per invocation with {{ cookiecutter.__env_prefix }}FLUSH=end).
+func (p *Processor) ship(ctx context.Context, records []any) error {
+	if err := p.sink.Send(ctx, records); err != nil {
+		return err
+	}
+	return p.metrics.Emit(extension.Metric{Name: "RecordsShipped", Unit: "Count", Value: float64(len(records))})
+}

@@ -1,10 +1,14 @@
 package processor
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 {%- if cookiecutter.telemetry %}
 	"strings"
 {%- endif %}
@@ -57,6 +61,38 @@ func TestInvocationsReachFlushBySHUTDOWN(t *testing.T) {
 	}
 	if entry.Msg != "batch" || entry.Count != 2 || len(entry.Records) != 2 || entry.Records[1].RequestID != "r2" {
 		t.Errorf("entry = %+v", entry)
+	}
+}
+
+// With {{ cookiecutter.__env_prefix }}SINK_URL set, Flush ships the batch there, one record a
+// line, and publishes how many it shipped as an EMF metric.
+func TestFlushShipsToTheSinkAndPublishesTheCount(t *testing.T) {
+	lines := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		n := 0
+		for sc := bufio.NewScanner(zr); sc.Scan(); n++ {
+		}
+		lines <- n
+	}))
+	defer srv.Close()
+	var metrics bytes.Buffer
+	x := extension.ForTest(map[string]string{extension.Prefix + "SINK_URL": srv.URL}, nil)
+	p := &Processor{log: x.Log, sink: extension.NewSink(x), metrics: extension.NewEMF(&metrics, "test", nil)}
+	batch := {% if cookiecutter.telemetry %}[]Item{% else %}[]Record{% endif %}{p.Record(extension.Event{Type: extension.Invoke, RequestID: "r1"}), p.Record(extension.Event{Type: extension.Invoke, RequestID: "r2"})}
+	if err := p.Flush(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-lines; n != 2 {
+		t.Errorf("the sink got %d lines, want 2", n)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(metrics.Bytes(), &line); err != nil || line["RecordsShipped"] != 2.0 || line["_aws"] == nil {
+		t.Errorf("EMF line %q: %v", metrics.String(), err)
 	}
 }
 {%- if cookiecutter.telemetry %}

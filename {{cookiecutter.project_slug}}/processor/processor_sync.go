@@ -21,11 +21,15 @@ import (
 {%- endif %}
 )
 
-// Processor does the extension's work. The demo logs one JSON record per invocation;
-// replace it with your own (ship metrics, refresh a cache, audit requests, ...).
+// Processor does the extension's work. The demo logs one JSON record per invocation,
+// or, with {{ cookiecutter.__env_prefix }}SINK_URL set, ships it there inline and publishes the
+// count as a CloudWatch metric (EMF); replace it with your own (ship metrics, refresh
+// a cache, audit requests, ...).
 type Processor struct {
 	log         *slog.Logger
 	invocations int
+	sink        *extension.Sink // nil without {{ cookiecutter.__env_prefix }}SINK_URL
+	metrics     *extension.EMF
 }
 
 // New is called once, after the extension registered and before the first event.
@@ -38,15 +42,26 @@ func New(x *extension.Extension) (extension.Handler, error) {
 {%- elif cookiecutter.companion == "runtime-proxy" %}
 	x.HookRuntime(NewAuditor(x))
 {%- endif %}
-	return &Processor{log: x.Log}, nil
+	return &Processor{
+		log:     x.Log,
+		sink:    extension.NewSink(x),
+		metrics: x.EMF(x.Name, map[string]string{"FunctionName": x.FunctionName}),
+	}, nil
 }
 
 // Invoke runs for every invocation of the function; ctx ends shortly before the
 // invocation's deadline. An error is logged and counted as failed.
 func (p *Processor) Invoke(ctx context.Context, ev extension.Event) error {
 	p.invocations++
-	p.log.Info("invocation", "record", NewRecord(ev, p.invocations, time.Now()))
-	return nil
+	rec := NewRecord(ev, p.invocations, time.Now())
+	if p.sink == nil {
+		p.log.Info("invocation", "record", rec)
+		return nil
+	}
+	if err := p.sink.Send(ctx, []any{rec}); err != nil {
+		return err
+	}
+	return p.metrics.Emit(extension.Metric{Name: "RecordsShipped", Unit: "Count", Value: 1})
 }
 {%- if cookiecutter.telemetry %}
 

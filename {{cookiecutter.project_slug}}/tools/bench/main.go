@@ -60,24 +60,30 @@ func main() {
 }
 
 type options struct {
-	ext            string
-	archs          []string
-	rounds         int
-	invokes        int
-	initSamples    int
-	work           time.Duration
-	workInvokes    int
-	workRounds     int
-	telRecords     int
-	telBatch       int
-	micro          bool
-	microBenchtime string
-	out            string
-	svg            string
-	budgets        string
-	dir            string
-	goCmd          string
-	root           string
+	ext              string
+	archs            []string
+	rounds           int
+	invokes          int
+	initSamples      int
+	work             time.Duration
+	workInvokes      int
+	workRounds       int
+	telRecords       int
+	telBatch         int
+	delivery         bool
+	deliveryInvokes  int
+	deliverySpacing  time.Duration
+	deliveryFunction time.Duration
+	deliveryLines    int
+	sinkLatency      time.Duration
+	micro            bool
+	microBenchtime   string
+	out              string
+	svg              string
+	budgets          string
+	dir              string
+	goCmd            string
+	root             string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -94,6 +100,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.IntVar(&o.workRounds, "work-rounds", 3, "rounds of the sync/async comparison")
 	flags.IntVar(&o.telRecords, "telemetry-records", 200000, "telemetry records to deliver per round of the listener throughput test")
 	flags.IntVar(&o.telBatch, "telemetry-batch", 1000, "records per delivered telemetry batch: the subscription's maxItems, 1000 to 10000")
+	flags.BoolVar(&o.delivery, "delivery", true, "run the delivery benchmark (flush policies against a local sink)")
+	flags.IntVar(&o.deliveryInvokes, "delivery-invokes", 50, "invocations per run of the delivery benchmark")
+	flags.DurationVar(&o.deliverySpacing, "delivery-spacing", 200*time.Millisecond, "idle time between invocations of the delivery benchmark (200ms: 5 per second)")
+	flags.DurationVar(&o.deliveryFunction, "delivery-function", 20*time.Millisecond, "how long the emulated function runs per invocation in the delivery benchmark")
+	flags.IntVar(&o.deliveryLines, "delivery-lines", 10, "function log lines per invocation in the delivery benchmark (telemetry on)")
+	flags.DurationVar(&o.sinkLatency, "sink-latency", 20*time.Millisecond, "the delivery benchmark's sink latency")
 	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of the extension's packages")
 	flags.StringVar(&o.microBenchtime, "micro-benchtime", "1s", "-benchtime for the micro-benchmarks (e.g. 1s, 100x)")
 	flags.StringVar(&o.out, "out", "build/bench/results.json", "where to write the JSON results")
@@ -117,6 +129,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if a != "amd64" && a != "arm64" {
 			problems = append(problems, fmt.Sprintf("-archs: %q is not amd64 or arm64", a))
 		}
+	}
+	if o.deliveryInvokes < 1 || o.deliveryLines < 0 || o.sinkLatency < 0 || o.deliveryFunction < 0 || o.deliverySpacing < 0 {
+		problems = append(problems, "-delivery-invokes must be at least 1; -delivery-lines, -sink-latency, -delivery-function and -delivery-spacing must not be negative")
 	}
 	if o.rounds < 1 || o.invokes < 1 || o.workRounds < 1 || o.workInvokes < 1 {
 		problems = append(problems, "-rounds, -invokes, -work-rounds and -work-invokes must be at least 1")
@@ -326,6 +341,14 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 		return nil, err
 	}
 
+	// ---- delivery: flush policies against a local sink.
+	if o.delivery {
+		res.Delivery, err = benchDelivery(ctx, o, ours.host, bare.host, logDir, say)
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	// ---- micro-benchmarks.
 	if o.micro {
 		say("micro-benchmarks (go test -bench, -benchtime %s)", o.microBenchtime)
@@ -377,7 +400,9 @@ func benchWork(ctx context.Context, o options, root, workBin, bareBin, logDir st
 			if mode == "bare" {
 				req.Binary = bareBin
 			} else {
-				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String()}
+				// The background worker's cost: async flushes continuously here (the
+				// flush policies are compared by the delivery benchmark).
+				req.Env = []string{"BENCH_MODE=" + mode, "BENCH_WORK=" + o.work.String(), extension.Prefix + "FLUSH=continuous"}
 			}
 			sr, err := runSession(ctx, req)
 			if err != nil {

@@ -32,6 +32,7 @@ type Results struct {
 	Ratios    Ratios                     `json:"ratios"`
 	Work      Work                       `json:"work"`
 	Telemetry Telemetry                  `json:"telemetry"`
+	Delivery  Delivery                   `json:"delivery"`
 	Micro     []MicroResult              `json:"micro"`
 	// Budgets are the figures against the project's budgets.json (budgets.go).
 	Budgets BudgetReport `json:"budgets"`
@@ -362,6 +363,7 @@ func writeTable(out io.Writer, r *Results) error {
 	}
 
 	writeTelemetryTable(out, r)
+	writeDeliveryTable(out, r.Delivery)
 
 	fmt.Fprintln(out)
 	for _, line := range r.budgetSummary() {

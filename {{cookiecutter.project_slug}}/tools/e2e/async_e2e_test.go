@@ -25,7 +25,7 @@ func TestAsyncWorkExtension(t *testing.T) {
 			name:   "work extension: queued records left unflushed by a tight deadline",
 			target: workTarget,
 			cfg:    emulator.Config{Invokes: 5, Fault: emulator.FaultTightDeadline},
-			env:    map[string]string{"FLUSH_INTERVAL": "1m"},
+			env:    map[string]string{"FLUSH": "continuous", "FLUSH_INTERVAL": "1m"}, // nothing flushed before SHUTDOWN
 			vars:   []string{"BENCH_MODE=async", "BENCH_WORK=0"},
 			check:  tightDeadline(5, 5),
 		},
@@ -49,7 +49,7 @@ func TestFreezeStopsBackgroundWork(t *testing.T) {
 			runE2E(t, e2eCase{
 				target: workTarget,
 				cfg:    emulator.Config{Invokes: 2, Spacing: 600 * time.Millisecond, Freeze: freeze},
-				env:    map[string]string{"FLUSH_INTERVAL": "100ms", "LOG_LEVEL": "debug"},
+				env:    map[string]string{"FLUSH": "continuous", "FLUSH_INTERVAL": "100ms", "LOG_LEVEL": "debug"},
 				vars:   []string{"BENCH_MODE=async", "BENCH_WORK=0"},
 				check: func(t *testing.T, r *emulator.Report, logs []logLine) {
 					accounted(2)(t, r, logs)

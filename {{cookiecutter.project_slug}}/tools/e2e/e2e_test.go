@@ -286,8 +286,12 @@ func runE2E(t *testing.T, tc e2eCase) {
 		if !strings.Contains(r.AcceptFeature, "accountId") {
 			t.Errorf("Lambda-Extension-Accept-Feature %q, want accountId", r.AcceptFeature)
 		}
-		if !slices.Equal(r.Events, []string{"INVOKE", "SHUTDOWN"}) {
-			t.Errorf("registered for %q, want INVOKE and SHUTDOWN", r.Events)
+		wantEvents := []string{"INVOKE", "SHUTDOWN"}
+		if cfg.LMI {
+			wantEvents = wantEvents[1:] // Lambda Managed Instances refuse INVOKE
+		}
+		if !slices.Equal(r.Events, wantEvents) {
+			t.Errorf("registered for %q, want %q", r.Events, wantEvents)
 		}
 		l, ok := find(logs, "registered")
 		if version, _ := l["version"].(string); !ok || l["name"] != tgt.name || version == "" {

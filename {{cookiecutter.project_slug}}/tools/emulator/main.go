@@ -30,9 +30,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"{{ cookiecutter.go_module }}/extension"
 	"{{ cookiecutter.go_module }}/tools/internal/emulator"
 )
 
@@ -81,6 +84,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&cfg.FunctionName, "function-name", "local-function", "AWS_LAMBDA_FUNCTION_NAME")
 	flags.IntVar(&cfg.MemoryMB, "memory", 128, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE in MB")
 	flags.StringVar(&cfg.Region, "region", "us-east-1", "AWS_REGION")
+	flags.BoolVar(&cfg.LMI, "lmi", false, "play Lambda Managed Instances: SHUTDOWN-only registration, no INVOKE events, concurrent invocations seen only through telemetry (schema 2025-01-29), no freeze")
+	flags.IntVar(&cfg.LMIConcurrency, "lmi-concurrency", emulator.DefaultLMIConcurrency, "invocations at once with -lmi")
+	withSink := flags.Bool("sink", false, "run a local HTTP sink and pass its URL to the extension as "+extension.Prefix+"SINK_URL")
+	flags.DurationVar(&cfg.Sink.Latency, "sink-latency", 20*time.Millisecond, "how long the -sink takes to answer each batch (a slow sink: 500ms)")
+	flags.StringVar(&cfg.Sink.RetryAfter, "sink-retry-after", "", "Retry-After the -sink sends with every answer that is not 2xx (e.g. 1)")
+	flags.BoolVar(&cfg.Sink.DropOnFreeze, "sink-drop-on-freeze", false, "the -sink closes idle kept-alive connections while the extension is frozen (a stale connection after a freeze)")
+	sinkStatuses := flags.String("sink-status", "", "comma-separated statuses the -sink answers in turn, the last repeating (e.g. 503,503,200; default 200)")
 	cfg.Telemetry.RegisterFlags(flags)
 	cfg.Companion.RegisterFlags(flags)
 	flags.Var(&env, "env", "extra `KEY=VALUE` for the extension (repeatable), e.g. -env MY_EXT_LOG_LEVEL=debug")
@@ -100,6 +110,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if flags.NArg() != 1 {
 		flags.Usage()
 		return 2
+	}
+	if *withSink {
+		cfg.Sink.Env = extension.Prefix + "SINK_URL"
+		for _, f := range strings.FieldsFunc(*sinkStatuses, func(r rune) bool { return r == ',' }) {
+			code, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || code < 100 || code > 599 {
+				fmt.Fprintf(stderr, "emulator: -sink-status: %q is not an HTTP status\n", f)
+				return 2
+			}
+			cfg.Sink.Statuses = append(cfg.Sink.Statuses, code)
+		}
 	}
 	cfg.Binary = flags.Arg(0)
 	cfg.Env = env

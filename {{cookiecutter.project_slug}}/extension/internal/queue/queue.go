@@ -1,10 +1,13 @@
 // Package queue is the async variant's machinery: a bounded queue that never blocks the
 // event loop, and one worker that hands records to a flush function in batches, by
-// count and by age. On SHUTDOWN, Drain flushes what fits before the deadline.
+// count and by age. Flush and Kick ask the worker to flush what is queued now (the
+// flush policies' end-of-invocation and after-a-freeze flushes). On SHUTDOWN, Drain
+// flushes what fits before the deadline.
 package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -40,11 +43,24 @@ type Queue[T any] struct {
 	items   chan T
 	stop    chan struct{}
 	done    chan struct{}
+	reqs    chan request
 	pending []T // the worker's unfinished batch, handed to Drain after done
 	started atomic.Bool
+	// lastFlush is the wall-clock time (Unix ns) the last flush ended, or Start.
+	lastFlush atomic.Int64
 
 	offered, flushed, failed, dropped atomic.Uint64
 }
+
+// request asks the worker to flush its batch and what is queued: under ctx (the
+// worker's own when nil), closing done (if not nil) when finished.
+type request struct {
+	ctx  context.Context
+	done chan struct{}
+}
+
+// ErrStopped is returned by Flush once Drain has stopped the worker.
+var ErrStopped = errors.New("queue: worker stopped")
 
 // New returns a queue; call Start to run its worker.
 func New[T any](opts Options, flush FlushFunc[T], log *slog.Logger) (*Queue[T], error) {
@@ -58,14 +74,50 @@ func New[T any](opts Options, flush FlushFunc[T], log *slog.Logger) (*Queue[T], 
 		items: make(chan T, opts.Capacity),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
+		reqs:  make(chan request, 1),
 	}, nil
 }
 
 // Start runs the worker. Its flushes get ctx, which should outlive the event loop.
 func (q *Queue[T]) Start(ctx context.Context) {
 	q.started.Store(true)
+	q.lastFlush.Store(time.Now().UnixNano())
 	go q.work(ctx)
 }
+
+// Flush asks the worker to flush its unfinished batch and every record queued before
+// the call, under ctx, and waits until that is done or ctx ends. A flush the worker
+// has started when ctx ends sees ctx end too; what it has not taken stays queued.
+func (q *Queue[T]) Flush(ctx context.Context) error {
+	r := request{ctx: ctx, done: make(chan struct{})}
+	select {
+	case q.reqs <- r:
+	case <-q.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-q.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Kick asks the worker to flush what it holds in the background, without waiting;
+// a request already waiting makes it a no-op.
+func (q *Queue[T]) Kick() {
+	select {
+	case q.reqs <- request{}:
+	default:
+	}
+}
+
+// LastFlush is when the last flush ended (wall clock), or when the worker started.
+func (q *Queue[T]) LastFlush() time.Time { return time.Unix(0, q.lastFlush.Load()) }
 
 // Offer queues item without blocking. It returns false, and counts a drop, when the
 // queue is full.
@@ -115,6 +167,12 @@ func (q *Queue[T]) work(ctx context.Context) {
 			}
 			age.Stop()
 		case <-age.C:
+		case r := <-q.reqs:
+			age.Stop()
+			if batch = q.serve(ctx, r, batch); len(batch) > 0 {
+				age.Reset(q.opts.FlushInterval)
+			}
+			continue
 		case <-q.stop:
 			age.Stop()
 			q.pending = batch
@@ -127,7 +185,35 @@ func (q *Queue[T]) work(ctx context.Context) {
 	}
 }
 
+// serve flushes batch and the records queued now, in batches, for a request; it
+// returns the new unfinished batch (what ctx's end left over).
+func (q *Queue[T]) serve(ctx context.Context, r request, batch []T) []T {
+	if r.ctx != nil {
+		ctx = r.ctx
+	}
+	if r.done != nil {
+		defer close(r.done)
+	}
+	// Only what is queued now: under a steady stream the request still ends.
+	for n := len(q.items); n > 0; n-- {
+		if len(batch) == q.opts.BatchSize {
+			if ctx.Err() != nil {
+				break
+			}
+			q.send(ctx, batch)
+			batch = make([]T, 0, q.opts.BatchSize)
+		}
+		batch = append(batch, <-q.items)
+	}
+	if len(batch) > 0 && ctx.Err() == nil {
+		q.send(ctx, batch)
+		batch = make([]T, 0, q.opts.BatchSize)
+	}
+	return batch
+}
+
 func (q *Queue[T]) send(ctx context.Context, batch []T) {
+	defer func() { q.lastFlush.Store(time.Now().UnixNano()) }()
 	n := uint64(len(batch))
 	if err := q.flush(ctx, batch); err != nil {
 		q.failed.Add(n)

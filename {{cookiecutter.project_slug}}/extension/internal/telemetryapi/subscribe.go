@@ -12,8 +12,13 @@ import (
 	"strings"
 )
 
-// SchemaVersion is the Telemetry API schema the extension subscribes with.
-const SchemaVersion = "2022-12-13"
+// The Telemetry API schemas the extension subscribes with: SchemaVersion on
+// on-demand Lambda, SchemaVersionLMI on Lambda Managed Instances (the only one
+// that environment offers).
+const (
+	SchemaVersion    = "2022-12-13"
+	SchemaVersionLMI = "2025-01-29"
+)
 
 // The record categories a subscription can ask for.
 const (
@@ -80,8 +85,8 @@ type SubscribeRequest struct {
 // error during Init instead of a 400.
 func (s SubscribeRequest) Validate() error {
 	var errs []error
-	if s.SchemaVersion != SchemaVersion {
-		errs = append(errs, fmt.Errorf("schemaVersion must be %s, got %q", SchemaVersion, s.SchemaVersion))
+	if s.SchemaVersion != SchemaVersion && s.SchemaVersion != SchemaVersionLMI {
+		errs = append(errs, fmt.Errorf("schemaVersion must be %s or %s, got %q", SchemaVersion, SchemaVersionLMI, s.SchemaVersion))
 	}
 	if err := ValidateTypes(s.Types); err != nil {
 		errs = append(errs, err)

@@ -26,6 +26,8 @@ const maxQuiet = 300 * time.Millisecond
 
 // Options configure Open.
 type Options struct {
+	// SchemaVersion is the schema to subscribe with; empty gives SchemaVersion.
+	SchemaVersion string
 	// Types are the record categories to subscribe to: platform, function, extension.
 	Types []string
 	// Buffering is passed to Lambda; MaxBytes also sizes the listener's body cap.
@@ -78,8 +80,12 @@ func Open(ctx context.Context, client Registered, opts Options, sink Sink, log *
 	}
 	sctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
 	defer cancel()
+	schema := opts.SchemaVersion
+	if schema == "" {
+		schema = SchemaVersion
+	}
 	req := SubscribeRequest{
-		SchemaVersion: SchemaVersion,
+		SchemaVersion: schema,
 		Types:         opts.Types,
 		Buffering:     opts.Buffering,
 		Destination:   Destination{Protocol: "HTTP", URI: l.URI()},

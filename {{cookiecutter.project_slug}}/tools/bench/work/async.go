@@ -10,26 +10,36 @@ import (
 func init() { modes["async"] = newAsync }
 
 // item is one queued record: an invocation's, or (with BENCH_TELEMETRY) a Telemetry
-// API record's.
-type item struct{ invocation bool }
+// API record's; payload is what ships to the sink.
+type item struct {
+	invocation bool
+	payload    any
+}
 
 // asyncHandler is the Batcher of the async mode; it counts records for the records
 // line as the Batcher does.
 type asyncHandler struct{ *extension.Batcher[item] }
 
-func newAsync(x *extension.Extension, work time.Duration) extension.Handler {
-	return asyncHandler{extension.NewBatcher(x, func(extension.Event) item { return item{invocation: true} },
-		func(ctx context.Context, batch []item) error {
-			n := 0
-			for _, it := range batch {
-				if it.invocation {
-					n++
-				}
+func newAsync(x *extension.Extension, work time.Duration, sink *extension.Sink) extension.Handler {
+	record := func(ev extension.Event) item { return item{invocation: true, payload: invocation(ev)} }
+	return asyncHandler{extension.NewBatcher(x, record, func(ctx context.Context, batch []item) error {
+		n := 0
+		payloads := make([]any, 0, len(batch))
+		for _, it := range batch {
+			if it.invocation {
+				n++
 			}
-			if err := sleep(ctx, work*time.Duration(n)); err != nil {
+			payloads = append(payloads, it.payload)
+		}
+		if err := sleep(ctx, work*time.Duration(n)); err != nil {
+			return err
+		}
+		if sink != nil {
+			if err := sink.Send(ctx, payloads); err != nil {
 				return err
 			}
-			x.Log.Debug("flushed", "records", len(batch), "invocations", n)
-			return nil
-		})}
+		}
+		x.Log.Debug("flushed", "records", len(batch), "invocations", n)
+		return nil
+	})}
 }

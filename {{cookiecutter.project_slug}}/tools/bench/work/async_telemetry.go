@@ -7,5 +7,5 @@ import (
 
 // withTelemetry queues every Telemetry API record with the invocations' records.
 func (h asyncHandler) withTelemetry() extension.Handler {
-	return h.WithTelemetry(func(telemetry.Record) (item, bool) { return item{}, true })
+	return h.WithTelemetry(func(rec telemetry.Record) (item, bool) { return item{payload: rec}, true })
 }

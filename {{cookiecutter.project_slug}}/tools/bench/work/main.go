@@ -11,6 +11,8 @@
 //     same settings as the extension: QUEUE_SIZE, BATCH_SIZE, FLUSH_INTERVAL) whose
 //     flush sleeps BENCH_WORK per invocation record in the batch and logs a debug
 //     line "flushed".
+//   - SINK_URL (the extension's setting): each mode also ships what it handled to
+//     the sink, as a processor would (extension.NewSink).
 //   - BENCH_TELEMETRY=1 (telemetry bakes, telemetry.go): the handler also implements
 //     extension.TelemetryHandler, so the extension subscribes to the Telemetry API.
 //     Sync takes each batch and does nothing with it; async queues every record with
@@ -34,7 +36,8 @@ func main() {
 }
 
 // modes builds the handler of each BENCH_MODE this bake has; async.go adds "async".
-var modes = map[string]func(x *extension.Extension, work time.Duration) extension.Handler{
+// With SINK_URL set (sink not nil), the work also ships what it handled there.
+var modes = map[string]func(x *extension.Extension, work time.Duration, sink *extension.Sink) extension.Handler{
 	"sync": newSync,
 }
 
@@ -63,13 +66,15 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("BENCH_MODE %q is not available in this variant", mode)
 	}
-	h := newMode(x, work)
+	h := newMode(x, work, extension.NewSink(x))
 	if os.Getenv("BENCH_TELEMETRY") == "1" {
-		capable, ok := h.(telemetryCapable)
-		if !ok {
-			return nil, fmt.Errorf("BENCH_TELEMETRY=1: this bake has no telemetry")
+		// In a bake without telemetry the handler stays as it is, so that one test
+		// setup serves every bake.
+		if capable, ok := h.(telemetryCapable); ok {
+			h = capable.withTelemetry()
+		} else {
+			x.Log.Info("BENCH_TELEMETRY=1 ignored: this bake has no telemetry")
 		}
-		h = capable.withTelemetry()
 	}
 	return h, nil
 }
@@ -77,8 +82,18 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 // syncHandler sleeps inline in Invoke.
 type syncHandler struct{ extension.InvokeFunc }
 
-func newSync(_ *extension.Extension, work time.Duration) extension.Handler {
-	return syncHandler{func(ctx context.Context, _ extension.Event) error { return sleep(ctx, work) }}
+func newSync(_ *extension.Extension, work time.Duration, sink *extension.Sink) extension.Handler {
+	return syncHandler{func(ctx context.Context, ev extension.Event) error {
+		if err := sleep(ctx, work); err != nil || sink == nil {
+			return err
+		}
+		return sink.Send(ctx, []any{invocation(ev)})
+	}}
+}
+
+// invocation is what ships to the sink for an INVOKE.
+func invocation(ev extension.Event) map[string]string {
+	return map[string]string{"request_id": ev.RequestID}
 }
 
 // sleep waits for d or until ctx ends.

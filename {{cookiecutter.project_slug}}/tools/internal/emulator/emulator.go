@@ -140,6 +140,15 @@ type Config struct {
 	// Companion configures the emulated function's calls to a companion (see
 	// companion.go).
 	Companion CompanionConfig
+
+	// LMI plays Lambda Managed Instances (see lmi.go): INVOKE registrations refused,
+	// no INVOKE events, LMIConcurrency invocations at once (default 4), no freeze,
+	// per-request telemetry in the 2025-01-29 schema.
+	LMI            bool
+	LMIConcurrency int
+
+	// Sink runs an HTTP sink for the extension's batches (see sink.go).
+	Sink SinkConfig
 }
 
 func (c *Config) applyDefaults() {
@@ -166,6 +175,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Hold <= 0 {
 		c.Hold = DefaultHold
+	}
+	if c.LMI {
+		c.Freeze = false // the environment runs continuously
+		if c.LMIConcurrency <= 0 {
+			c.LMIConcurrency = DefaultLMIConcurrency
+		}
 	}
 	if c.FunctionName == "" {
 		c.FunctionName = defaultFunctionName
@@ -197,7 +212,8 @@ type Emulator struct {
 	id     string // identifier handed out by register
 	closed bool   // init/error or exit/error was called
 
-	tel telemetryState // owned by telemetry.go
+	tel  telemetryState // owned by telemetry.go
+	sink sinkState      // owned by sink.go
 }
 
 // arrival is one GET /event/next waiting for its answer.
@@ -251,6 +267,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go e.srv.Serve(ln)
 	defer e.vanish()
+	sinkURL, stopSink, err := e.startSink()
+	if err != nil {
+		return nil, err
+	}
+	defer stopSink()
+	if sinkURL != "" {
+		e.cfg.Env = append([]string{e.cfg.Sink.Env + "=" + sinkURL}, e.cfg.Env...) // -env may override it
+	}
 
 	if err := e.drive(ctx); err != nil {
 		return nil, err
@@ -304,7 +328,7 @@ func (e *Emulator) environment(runtimeAPI string) []string {
 		"AWS_LAMBDA_FUNCTION_NAME=" + c.FunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION=" + emulatedFunctionVersion,
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", c.MemoryMB),
-		"AWS_LAMBDA_INITIALIZATION_TYPE=" + emulatedInitializationType,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=" + e.initializationType(),
 		"AWS_REGION=" + c.Region,
 		"AWS_DEFAULT_REGION=" + c.Region,
 		"TZ=:UTC",
@@ -424,6 +448,7 @@ func (d *driver) freeze() (thaw func()) {
 	from := time.Now()
 	e.mu.Lock()
 	e.event(from, "frozen", "SIGSTOP while idle")
+	e.sinkFrozen()
 	e.mu.Unlock()
 	return func() {
 		to := time.Now()
@@ -469,6 +494,14 @@ func (d *driver) run() {
 	}
 
 	e.fn.initDone.Wait() // the function's init ends before the first INVOKE, as in Lambda
+	if cfg.LMI {
+		if !d.lmiInvokes() {
+			d.abandon(a)
+			return
+		}
+		d.shutdown(a)
+		return
+	}
 	for i := range cfg.Invokes {
 		if i > 0 && !d.idle(cfg.Spacing) {
 			d.abandon(a)
@@ -479,6 +512,25 @@ func (d *driver) run() {
 		}
 	}
 	d.shutdown(a)
+}
+
+// runtimeDoneAt delivers the function's telemetry when it returns, FunctionDuration
+// after start, whatever the extension does meanwhile; the channel closes once done
+// (or once the API is gone).
+func (e *Emulator) runtimeDoneAt(start time.Time, requestID string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		timer := time.NewTimer(time.Until(start.Add(e.cfg.FunctionDuration)))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-e.gone:
+			return
+		}
+		e.telemetryPhase(Phase{Kind: PhaseRuntimeDone, RequestID: requestID, Start: start, End: time.Now()})
+	}()
+	return done
 }
 
 // abandon answers a pending next when the run ends without an event for it.
@@ -512,6 +564,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 		detail = "malformed body " + string(body)
 	}
 	a.reply <- reply{status: http.StatusOK, body: body}
+	runtimeDone := e.runtimeDoneAt(delivered, requestID)
 
 	e.mu.Lock()
 	e.report.Invokes = append(e.report.Invokes, Invoke{RequestID: requestID, At: e.since(delivered)})
@@ -546,6 +599,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 	if next.at.After(end) {
 		end = next.at
 	}
+	<-runtimeDone
 	e.telemetryPhase(Phase{Kind: PhaseInvoke, RequestID: requestID, Start: delivered, End: end})
 
 	if i == 0 {
@@ -743,6 +797,11 @@ func (e *Emulator) handleRegister(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusForbidden, errorBody("invalid event "+ev, emulatedErrorTypeBadEvent))
 			return
 		}
+	}
+	if why := e.lmiRefusesRegistration(req.Events); why != "" {
+		e.violateLocked("%s", why)
+		writeJSON(w, http.StatusForbidden, errorBody("INVOKE is not available on Lambda Managed Instances", emulatedErrorTypeBadEvent))
+		return
 	}
 	e.id = newUUID()
 	e.report.Registered = true

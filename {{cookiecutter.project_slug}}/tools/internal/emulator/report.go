@@ -44,7 +44,9 @@ type Report struct {
 	InitDone bool
 	Init     time.Duration // process start to first /event/next
 	Invokes  []Invoke
-	Shutdown *Shutdown // nil when no SHUTDOWN was sent
+	// LMIInvocations counts the invocations an LMI run played (no INVOKE events).
+	LMIInvocations int
+	Shutdown       *Shutdown // nil when no SHUTDOWN was sent
 
 	ShutdownReason string
 	ErrorReports   []ErrorReport // calls to /init/error and /exit/error
@@ -63,6 +65,7 @@ type Report struct {
 	Violations []string // rules broken and deadlines missed; empty for a good run
 	Timeline   []Entry
 	Telemetry  TelemetryReport
+	Sink       SinkReport
 
 	// Logs keeps the extension's lifecycle log lines, and its first warnings and
 	// errors, when the emulator read its output (Config.Logs).
@@ -221,6 +224,12 @@ func (r *Report) summary() string {
 		} else {
 			fmt.Fprintf(&b, "  shutdown        reason %s, not exited by the %s deadline\n", s.Reason, fmtDur(s.Deadline))
 		}
+	}
+	if r.LMIInvocations > 0 {
+		fmt.Fprintf(&b, "  invocations     %d (Lambda Managed Instances: no INVOKE events)\n", r.LMIInvocations)
+	}
+	if k := r.Sink; k.Requests > 0 {
+		fmt.Fprintf(&b, "  sink            %d requests (%d gzip), %d records taken, %d requests refused\n", k.Requests, k.Gzip, k.Records, k.Refused)
 	}
 	for _, e := range r.ErrorReports {
 		fmt.Fprintf(&b, "  %-15s %s: %s\n", e.Op, e.Type, e.Message)

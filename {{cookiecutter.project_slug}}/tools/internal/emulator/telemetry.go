@@ -9,8 +9,10 @@ package emulator
 //   - serveTelemetry: answers PUT /2022-07-01/telemetry. It runs on the HTTP server's
 //     goroutine after the identifier was checked (register first, known identifier).
 //   - telemetryPhase: called by the lifecycle driver, synchronously, after init (first
-//     next), after each INVOKE completed (function and extension done), and just before
-//     SHUTDOWN is delivered.
+//     next), when each invocation's function returns (its records up to
+//     platform.runtimeDone, while the extension may still be in its post-runtime
+//     phase), after each INVOKE completed (function and extension done: its
+//     platform.report), and just before SHUTDOWN is delivered.
 //   - telemetryReport: fills Report.Telemetry when the run ends (e.mu is held).
 //
 // What it does: it validates the subscription as Lambda does (schema, types, buffering
@@ -116,9 +118,10 @@ type PhaseKind string
 
 // The phases.
 const (
-	PhaseInit     PhaseKind = "init"     // Start: process start, End: first next
-	PhaseInvoke   PhaseKind = "invoke"   // Start: INVOKE delivered, End: function and extension done
-	PhaseShutdown PhaseKind = "shutdown" // Start: about to deliver SHUTDOWN; End is zero
+	PhaseInit        PhaseKind = "init"        // Start: process start, End: first next
+	PhaseRuntimeDone PhaseKind = "runtimeDone" // Start: INVOKE delivered, End: the function returned
+	PhaseInvoke      PhaseKind = "invoke"      // Start: INVOKE delivered, End: function and extension done
+	PhaseShutdown    PhaseKind = "shutdown"    // Start: about to deliver SHUTDOWN; End is zero
 )
 
 // Phase is one finished lifecycle phase.
@@ -185,8 +188,8 @@ func parseSubscription(body []byte) (*subscription, error) {
 		return nil, fmt.Errorf("body is not a JSON subscription: %v", err)
 	}
 	var problems []string
-	if req.SchemaVersion != telemetrySchema && req.SchemaVersion != "2022-07-01" {
-		problems = append(problems, fmt.Sprintf("schemaVersion %q is not 2022-12-13 or 2022-07-01", req.SchemaVersion))
+	if req.SchemaVersion != telemetrySchema && req.SchemaVersion != "2022-07-01" && req.SchemaVersion != lmiTelemetrySchema {
+		problems = append(problems, fmt.Sprintf("schemaVersion %q is not 2022-12-13, 2022-07-01 or 2025-01-29", req.SchemaVersion))
 	}
 	sub := &subscription{types: map[string]bool{}, maxItems: 10_000, maxBytes: 262_144, requested: req}
 	if len(req.Types) == 0 {
@@ -250,6 +253,11 @@ func (e *Emulator) serveTelemetry(w http.ResponseWriter, r *http.Request, body [
 		return
 	}
 	sub, err := parseSubscription(body)
+	if err == nil {
+		if problem := e.lmiSchemaProblem(sub.requested.SchemaVersion); problem != "" {
+			err = fmt.Errorf("%s", problem)
+		}
+	}
 	if err != nil {
 		e.violateLocked("telemetry subscribe: %v", err)
 		writeJSON(w, http.StatusBadRequest, errorBody(err.Error(), "ValidationError"))
@@ -295,9 +303,15 @@ func (e *Emulator) telemetryPhase(p Phase) {
 		e.tel.pending = append(e.tel.pending, records...)
 		e.mu.Unlock()
 		return // delivered with the first invocation's records
+	case PhaseRuntimeDone:
+		// As in Lambda: the function's records, up to its platform.runtimeDone, arrive
+		// when it returns, while the extensions may still be working (an "end" flush
+		// waits for them).
+		records = append(e.tel.pending, e.runtimeRecords(p)...)
+		e.tel.pending = nil
 	case PhaseInvoke:
 		e.tel.invokes++
-		records = append(e.tel.pending, e.invokeRecords(p, e.tel.invokes == 1)...)
+		records = append(e.tel.pending, e.reportRecord(p, e.tel.invokes == 1))
 		e.tel.pending = nil
 		for i := range e.cfg.Telemetry.Burst {
 			burst = append(burst, e.functionRecord(time.Now(), p.RequestID, fmt.Sprintf("burst line %d of %d", i+1, e.cfg.Telemetry.Burst)))
@@ -344,7 +358,7 @@ func (e *Emulator) telemetryPhase(p Phase) {
 func (e *Emulator) initRecords(p Phase) []telemetryRecord {
 	return []telemetryRecord{
 		{stamp(p.Start), "platform.initStart", map[string]any{
-			"initializationType": emulatedInitializationType, "phase": "init",
+			"initializationType": e.initializationType(), "phase": "init",
 			"runtimeVersion": "provided:al2023.emulated", "functionName": e.cfg.FunctionName,
 			"functionVersion": emulatedFunctionVersion, "instanceId": "emulated-" + randomHex(8),
 			"instanceMaxMemory": e.cfg.MemoryMB,
@@ -353,17 +367,18 @@ func (e *Emulator) initRecords(p Phase) []telemetryRecord {
 			"name": e.name, "state": "Ready", "events": e.report.Events,
 		}},
 		{stamp(p.End), "platform.initRuntimeDone", map[string]any{
-			"initializationType": emulatedInitializationType, "phase": "init", "status": "success",
+			"initializationType": e.initializationType(), "phase": "init", "status": "success",
 		}},
 		{stamp(p.End), "platform.initReport", map[string]any{
-			"initializationType": emulatedInitializationType, "phase": "init", "status": "success",
+			"initializationType": e.initializationType(), "phase": "init", "status": "success",
 			"metrics": map[string]any{"durationMs": ms3(p.End.Sub(p.Start))},
 		}},
 	}
 }
 
-// invokeRecords are what Lambda reports of one invocation; the caller holds e.mu.
-func (e *Emulator) invokeRecords(p Phase, first bool) []telemetryRecord {
+// runtimeRecords are what Lambda reports of one invocation up to the function's
+// return (p.End); the caller holds e.mu.
+func (e *Emulator) runtimeRecords(p Phase) []telemetryRecord {
 	start := telemetryRecord{stamp(p.Start), "platform.start", map[string]any{
 		"requestId": p.RequestID, "version": emulatedFunctionVersion,
 	}}
@@ -377,6 +392,17 @@ func (e *Emulator) invokeRecords(p Phase, first bool) []telemetryRecord {
 		at := p.Start.Add(fnDur * time.Duration(i) / time.Duration(max(lines, 1)))
 		records = append(records, e.functionRecord(at, p.RequestID, fmt.Sprintf("emulated function line %d of %d", i+1, lines)))
 	}
+	return append(records,
+		telemetryRecord{stamp(p.Start.Add(fnDur)), "platform.runtimeDone", map[string]any{
+			"requestId": p.RequestID, "status": "success",
+			"metrics": map[string]any{"durationMs": ms3(fnDur), "producedBytes": 0},
+		}},
+	)
+}
+
+// reportRecord is the invocation's platform.report, once function and extensions
+// are done (p.End); the caller holds e.mu.
+func (e *Emulator) reportRecord(p Phase, first bool) telemetryRecord {
 	billed := int64(math.Ceil(float64(p.End.Sub(p.Start).Microseconds()) / 1000))
 	metrics := map[string]any{
 		"durationMs": ms3(p.End.Sub(p.Start)), "billedDurationMs": max(billed, 1),
@@ -385,15 +411,9 @@ func (e *Emulator) invokeRecords(p Phase, first bool) []telemetryRecord {
 	if first {
 		metrics["initDurationMs"] = ms3(e.tel.initDur)
 	}
-	return append(records,
-		telemetryRecord{stamp(p.Start.Add(fnDur)), "platform.runtimeDone", map[string]any{
-			"requestId": p.RequestID, "status": "success",
-			"metrics": map[string]any{"durationMs": ms3(fnDur), "producedBytes": 0},
-		}},
-		telemetryRecord{stamp(p.End), "platform.report", map[string]any{
-			"requestId": p.RequestID, "status": "success", "metrics": metrics,
-		}},
-	)
+	return telemetryRecord{stamp(p.End), "platform.report", map[string]any{
+		"requestId": p.RequestID, "status": "success", "metrics": metrics,
+	}}
 }
 
 // functionRecord is one function log line, as text or in the JSON log format.
