@@ -62,8 +62,10 @@ NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]
 COMPANION_SHARED = [
     "extension/companion.go",
     "extension/companion_test.go",
-    "extension/internal/loopback",
 ]
+# The limits of every HTTP server the extension runs on this machine: the telemetry
+# listener's and the companions'.
+LOOPBACK = "extension/internal/loopback"
 COMPANION_FILES = {
     "none": ["extension/companion_none.go"],
     "local-api": COMPANION_SHARED + [
@@ -117,6 +119,11 @@ def remove_companion_files(companion):
             for relative in files:
                 if relative not in keep:
                     remove(relative)
+
+
+def remove_loopback_unless_used(telemetry, companion):
+    if not telemetry and companion == "none":
+        remove(LOOPBACK)
 
 
 def where_to_cd():
@@ -184,6 +191,7 @@ def main():
     select_processing_variant(ANSWERS["processing"])
     remove_telemetry_files(ANSWERS["telemetry"])
     remove_companion_files(ANSWERS["companion"])
+    remove_loopback_unless_used(ANSWERS["telemetry"], ANSWERS["companion"])
     record_template_commit(TEMPLATE_GIVEN, TEMPLATE_REPO_DIR)
     print_next_steps(ANSWERS["extension_name"])
     return 0

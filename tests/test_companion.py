@@ -110,6 +110,10 @@ def test_each_kind_bakes_only_its_own_files(baked, kind):
             assert (project / relative).exists() == (other == kind), relative
     for relative in SHARED:
         assert (project / relative).exists() == (kind != "none"), relative
+    if kind == "none":
+        # The telemetry listener's limits come from the same package.
+        with_telemetry = project_of(baked(companion=kind, architecture="x86_64", telemetry=True))
+        assert (with_telemetry / "extension/internal/loopback/loopback.go").exists()
     rendered = "\n".join(p.read_text() for p in project.rglob("*.go"))
     assert "{{" + " cookiecutter" not in rendered
     main_go = (project / "cmd" / EXTENSION / "main.go").read_text()

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"{{ cookiecutter.go_module }}/extension/internal/loopback"
 	"{{ cookiecutter.go_module }}/extension/telemetry"
 )
 
@@ -44,13 +45,14 @@ const (
 	maxReading = 4
 	// slotWait is how long a request waits for a reading slot before it is answered
 	// 503 (Lambda retries a failed delivery).
-	slotWait = time.Second
-	// readHeaderTimeout, readTimeout and idleTimeout close stalled and idle
-	// connections; maxHeaderBytes caps the request head.
-	readHeaderTimeout = 2 * time.Second
-	readTimeout       = 5 * time.Second
-	idleTimeout       = 60 * time.Second
-	maxHeaderBytes    = 16 << 10
+	slotWait = loopback.SlotWait
+	// Stalled and idle connections are closed, and the request head is capped, as
+	// for every server the extension runs on this machine (package loopback);
+	// bodies must arrive within readTimeout.
+	readHeaderTimeout = loopback.ReadHeaderTimeout
+	readTimeout       = loopback.APIReadTimeout
+	idleTimeout       = loopback.IdleTimeout
+	maxHeaderBytes    = loopback.MaxHeaderBytes
 	// stopGrace caps what Stop takes of the shutdown budget beyond Quiet, and stopShare
 	// the fraction of what is left before ctx's deadline: a stalled client must not
 	// eat the time the handler needs to flush.

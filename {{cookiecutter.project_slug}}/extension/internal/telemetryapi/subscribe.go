@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"{{ cookiecutter.go_module }}/extension/internal/loopback"
 )
 
 // The Telemetry API schemas the extension subscribes with: SchemaVersion on
@@ -38,7 +40,7 @@ const (
 )
 
 // ReservedPort is the Runtime API's port; a listener may not use it.
-const ReservedPort = 9001
+const ReservedPort = loopback.ReservedPort
 
 // ErrNotAvailable is returned by Subscribe when the Runtime API answers 202: local
 // emulators that do not implement the Telemetry API (such as the Runtime Interface
@@ -124,14 +126,15 @@ func ValidateTypes(types []string) error {
 	return nil
 }
 
-// ValidatePort checks a listener port: 1024 to 65535 (Lambda runs extensions as an
-// unprivileged user) and not the Runtime API's 9001.
+// ValidatePort checks a listener port by the rule of every server the extension runs
+// (loopback.ValidatePort: 1024 to 65535, as Lambda runs extensions unprivileged, and
+// not the Runtime API's 9001). A subscription names the bound port, never 0.
 func ValidatePort(port int) error {
-	if port < 1024 || port > 65535 {
-		return fmt.Errorf("port must be from 1024 to 65535, got %d", port)
+	if port == 0 {
+		return errors.New("port must be from 1024 to 65535, got 0")
 	}
-	if port == ReservedPort {
-		return fmt.Errorf("port %d is reserved for the Runtime API", ReservedPort)
+	if err := loopback.ValidatePort(port); err != nil {
+		return fmt.Errorf("port %w", err)
 	}
 	return nil
 }
