@@ -1,6 +1,7 @@
 // Package loopback is the HTTP server the companions (the local API and the Runtime
-// API proxy) serve on 127.0.0.1: one definition of the port rules and the limits that
-// keep a local client from exhausting the extension.
+// API proxy) serve on 127.0.0.1, and the one definition of the port rule and the
+// limits that keep a local client from exhausting any server of the extension (the
+// telemetry listener takes them from here too).
 package loopback
 
 import (
