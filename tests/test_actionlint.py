@@ -2,14 +2,13 @@
 release) for each architecture answer, and the template's own. CI runs the
 checks the project promises; every action is pinned to a full commit SHA."""
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import AXES, BASE_ANSWERS, GOARCHES, REPO_ROOT, project_of, require_tool, run
+from conftest import AXES, BASE_ANSWERS, GOARCHES, REPO_ROOT, go_install, project_of, run
 
 ACTIONLINT = "github.com/rhysd/actionlint/cmd/actionlint"
 ACTIONLINT_VERSION = "v1.7.12"
@@ -27,46 +26,11 @@ ARCHITECTURE_PARAMS = [pytest.param(a, id=a) for a in AXES["architecture"]]
 
 @pytest.fixture(scope="session")
 def actionlint(request, tmp_path_factory):
-    """Path of actionlint, installed once with `go install` into pytest's cache
-    directory (kept between runs), through the Go module proxy.
-
-    Without network the install fails: the tests skip with the reason locally
-    and fail in CI (CI=true)."""
-    go = require_tool("go")
-    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
-    gobin = (
-        Path(cache.mkdir("actionlint-" + ACTIONLINT_VERSION))
-        if cache is not None
-        else tmp_path_factory.mktemp("actionlint")
-    )
-    binary = gobin / "actionlint"
-    if binary.is_file() and os.access(binary, os.X_OK):
-        return binary
-    # Not GOTOOLCHAIN=local: actionlint v1.7.12 needs Go 1.25, which an older
-    # local Go fetches through the proxy (Go's default, GOTOOLCHAIN=auto).
-    drop = ("GOOS", "GOARCH", "GOFLAGS", "GOWORK", "GOTOOLCHAIN")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    if env.get("GOPROXY") == "off":  # the suite's offline setting for baked projects
-        del env["GOPROXY"]
-    env.update(GOBIN=str(gobin), CGO_ENABLED="0")
-    proc = run(
-        [go, "install", "%s@%s" % (ACTIONLINT, ACTIONLINT_VERSION)],
-        cwd=gobin,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    if proc.returncode != 0 or not binary.is_file():
-        message = "go install %s@%s failed (exit %d): %s" % (
-            ACTIONLINT,
-            ACTIONLINT_VERSION,
-            proc.returncode,
-            proc.stderr.strip()[-2000:],
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message + " (no network to the Go module proxy?)")
-    return binary
+    """Path of actionlint, installed once with `go install` through the Go module
+    proxy into pytest's cache (conftest.go_install: a skip with the reason locally,
+    a failure in CI, when it cannot be installed). Not GOTOOLCHAIN=local: actionlint
+    v1.7.12 needs Go 1.25, which an older local Go fetches through the proxy."""
+    return go_install(request, tmp_path_factory, ACTIONLINT, ACTIONLINT_VERSION, "actionlint")
 
 
 @pytest.fixture
