@@ -458,6 +458,7 @@ func (d *driver) freeze() (thaw func()) {
 		}
 		e.mu.Lock()
 		e.report.Frozen = append(e.report.Frozen, Window{From: e.since(from), To: e.since(to)})
+		e.sinkThawed()
 		e.event(to, "thawed", detail)
 		e.mu.Unlock()
 	}

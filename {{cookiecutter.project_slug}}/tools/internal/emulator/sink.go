@@ -27,6 +27,8 @@ type SinkConfig struct {
 	RetryAfter string
 	// DropOnFreeze closes the sink's idle kept-alive connections while the extension
 	// is frozen, as a peer or a NAT that forgot them: the next flush finds them dead.
+	// A connection still finishing its answer when the freeze begins is closed as
+	// soon as it goes idle, so the drop does not depend on goroutine scheduling.
 	DropOnFreeze bool
 }
 
@@ -45,7 +47,8 @@ type SinkReport struct {
 
 // sinkState tracks the sink's connections, guarded by e.mu.
 type sinkState struct {
-	idle map[net.Conn]bool
+	idle   map[net.Conn]bool
+	frozen bool // the extension is frozen: with DropOnFreeze, idle means closed
 }
 
 // startSink starts the sink when configured and returns its URL ("" when not) and
@@ -67,6 +70,11 @@ func (e *Emulator) startSink() (string, func(), error) {
 			case http.StateNew:
 				e.report.Sink.Conns++
 			case http.StateIdle:
+				if e.sink.frozen {
+					c.Close()
+					e.report.Sink.Dropped++
+					return
+				}
 				e.sink.idle[c] = true
 			default:
 				delete(e.sink.idle, c)
@@ -143,15 +151,19 @@ func (e *Emulator) serveSink(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-// sinkFrozen closes the idle connections when DropOnFreeze asks for it; the caller
-// holds e.mu.
+// sinkFrozen closes the idle connections when DropOnFreeze asks for it, and those
+// that go idle until sinkThawed; the caller holds e.mu.
 func (e *Emulator) sinkFrozen() {
 	if !e.cfg.Sink.DropOnFreeze {
 		return
 	}
+	e.sink.frozen = true
 	for c := range e.sink.idle {
 		c.Close()
 		delete(e.sink.idle, c)
 		e.report.Sink.Dropped++
 	}
 }
+
+// sinkThawed ends what sinkFrozen began; the caller holds e.mu.
+func (e *Emulator) sinkThawed() { e.sink.frozen = false }
