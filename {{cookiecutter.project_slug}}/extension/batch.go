@@ -15,6 +15,7 @@ import (
 const (
 	defaultQueueSize     = 1024
 	defaultBatchSize     = 64
+	defaultDrainBatch    = 1000
 	defaultFlushInterval = time.Second
 	defaultFlushPolicy   = "adaptive"
 	defaultFlushWait     = 200 * time.Millisecond
@@ -33,6 +34,14 @@ const (
 // the batches are settings: PREFIX_QUEUE_SIZE (default 1024), PREFIX_BATCH_SIZE
 // (default 64, at most the queue size) and PREFIX_FLUSH_INTERVAL (the longest a
 // record waits for its batch to fill, default 1s).
+//
+// SHUTDOWN (and the drain after a fatal loop error) sizes its batches to the time
+// left: when more than PREFIX_BATCH_SIZE records are queued, it takes larger batches,
+// planned from the measured duration of the flushes so far so that the queue goes out
+// in half the time left, growing at most fourfold a flush, up to
+// PREFIX_DRAIN_BATCH_SIZE records (default 1000; a value below PREFIX_BATCH_SIZE
+// counts as PREFIX_BATCH_SIZE, which keeps the drain's batches at that size). Flush
+// gets those batches too: a sink that limits its request size needs this setting.
 //
 // When the batches go out is PREFIX_FLUSH, the flush policy: "end" flushes what
 // the invocation produced before the extension asks for the next event (with
@@ -68,6 +77,8 @@ func NewBatcher[T any](x *Extension, record func(Event) T, flushFn func(ctx cont
 		Capacity:      x.env.Int("QUEUE_SIZE", defaultQueueSize, 1, 1_000_000),
 		BatchSize:     x.env.Int("BATCH_SIZE", defaultBatchSize, 1, 1_000_000),
 		FlushInterval: x.env.Duration("FLUSH_INTERVAL", defaultFlushInterval, time.Millisecond, time.Minute),
+		// At least BatchSize in effect: the queue takes the larger of the two.
+		DrainBatchSize: x.env.Int("DRAIN_BATCH_SIZE", defaultDrainBatch, 1, 1_000_000),
 	}
 	if opts.BatchSize > opts.Capacity {
 		x.env.Fail("BATCH_SIZE", fmt.Sprintf("must not exceed %sQUEUE_SIZE (%d), got %d", Prefix, opts.Capacity, opts.BatchSize))

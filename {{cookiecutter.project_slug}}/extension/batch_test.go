@@ -69,6 +69,9 @@ func TestBatcherSettings(t *testing.T) {
 		{map[string]string{Prefix + "QUEUE_SIZE": "ten"}, "QUEUE_SIZE"},
 		{map[string]string{Prefix + "QUEUE_SIZE": "18446744073709551617"}, "QUEUE_SIZE"},
 		{map[string]string{Prefix + "BATCH_SIZE": "2000"}, "BATCH_SIZE"},
+		{map[string]string{Prefix + "DRAIN_BATCH_SIZE": "1"}, ""}, // below BATCH_SIZE: counts as BATCH_SIZE
+		{map[string]string{Prefix + "DRAIN_BATCH_SIZE": "0"}, "DRAIN_BATCH_SIZE"},
+		{map[string]string{Prefix + "DRAIN_BATCH_SIZE": "1000001"}, "DRAIN_BATCH_SIZE"},
 		{map[string]string{Prefix + "FLUSH_INTERVAL": "0s"}, "FLUSH_INTERVAL"},
 		{map[string]string{Prefix + "FLUSH_INTERVAL": "2h"}, "FLUSH_INTERVAL"},
 		{map[string]string{Prefix + "FLUSH": "end", Prefix + "FLUSH_WAIT": "0"}, ""},

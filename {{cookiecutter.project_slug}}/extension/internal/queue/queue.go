@@ -3,6 +3,19 @@
 // count and by age. Flush and Kick ask the worker to flush what is queued now (the
 // flush policies' end-of-invocation and after-a-freeze flushes). On SHUTDOWN, Drain
 // flushes what fits before the deadline.
+//
+// Drain sizes its batches to the time left. It starts at BatchSize; when the queue
+// holds more than that and its context has a deadline, it plans before every flush
+// from the last flush's measured duration (the worker's, then its own): the number of
+// flushes of that duration that fit in half the time left, and the batch that takes
+// everything queued in that many. The batch it takes is that size, but never smaller
+// than the one before (a drain's batches only grow), at most four times the last
+// measured flush's (so the estimate catches up with what bigger batches cost) and at
+// most DrainBatchSize (one request body stays reasonable). Half the time left keeps
+// the other half for a retry or a slower answer. Without a deadline, a measurement or
+// more queued than BatchSize, Drain takes BatchSize. With BatchSize 64, a 20 ms flush
+// and 10,000 records queued at a 2 s SHUTDOWN that is about 40 flushes of about 250
+// records instead of 157 of 64.
 package queue
 
 import (
@@ -22,6 +35,9 @@ type Options struct {
 	Capacity      int           // records held at most; Offer drops beyond it
 	BatchSize     int           // records per flush at most
 	FlushInterval time.Duration // longest time a record waits for its batch to fill
+	// DrainBatchSize caps the larger batches Drain takes to meet its deadline (see
+	// the package doc); 0 or at most BatchSize: Drain's batches stay at BatchSize.
+	DrainBatchSize int
 }
 
 // Stats counts what happened to the records offered:
@@ -48,6 +64,11 @@ type Queue[T any] struct {
 	started atomic.Bool
 	// lastFlush is the wall-clock time (Unix ns) the last flush ended, or Start.
 	lastFlush atomic.Int64
+	// took is how long the last flush of tookSize records ran, for Drain's plan;
+	// written by whoever runs send (the worker, then Drain once the worker stopped).
+	took     time.Duration
+	tookSize int
+	now      func() time.Time // time.Now; tests give a clock of their own
 
 	offered, flushed, failed, dropped atomic.Uint64
 }
@@ -64,7 +85,7 @@ var ErrStopped = errors.New("queue: worker stopped")
 
 // New returns a queue; call Start to run its worker.
 func New[T any](opts Options, flush FlushFunc[T], log *slog.Logger) (*Queue[T], error) {
-	if opts.Capacity < 1 || opts.BatchSize < 1 || opts.BatchSize > opts.Capacity || opts.FlushInterval <= 0 {
+	if opts.Capacity < 1 || opts.BatchSize < 1 || opts.BatchSize > opts.Capacity || opts.FlushInterval <= 0 || opts.DrainBatchSize < 0 {
 		return nil, fmt.Errorf("queue: invalid options %+v", opts)
 	}
 	return &Queue[T]{
@@ -75,6 +96,7 @@ func New[T any](opts Options, flush FlushFunc[T], log *slog.Logger) (*Queue[T], 
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 		reqs:  make(chan request, 1),
+		now:   time.Now,
 	}, nil
 }
 
@@ -215,7 +237,10 @@ func (q *Queue[T]) serve(ctx context.Context, r request, batch []T) []T {
 func (q *Queue[T]) send(ctx context.Context, batch []T) {
 	defer func() { q.lastFlush.Store(time.Now().UnixNano()) }()
 	n := uint64(len(batch))
-	if err := q.flush(ctx, batch); err != nil {
+	began := q.now()
+	err := q.flush(ctx, batch)
+	q.took, q.tookSize = q.now().Sub(began), len(batch)
+	if err != nil {
 		q.failed.Add(n)
 		q.log.Error("flush failed", "records", n, "error", err.Error())
 		return
@@ -223,8 +248,9 @@ func (q *Queue[T]) send(ctx context.Context, batch []T) {
 	q.flushed.Add(n)
 }
 
-// Drain stops the worker and flushes everything queued, in batches, until ctx ends.
-// What is left then is counted as Unflushed. It returns the final counts.
+// Drain stops the worker and flushes everything queued, in batches sized to ctx's
+// deadline (see the package doc), until ctx ends. What is left then is counted as
+// Unflushed; a flush ctx cuts counts its batch as Failed. It returns the final counts.
 func (q *Queue[T]) Drain(ctx context.Context) Stats {
 	close(q.stop)
 	if !q.started.Load() {
@@ -237,13 +263,14 @@ func (q *Queue[T]) Drain(ctx context.Context) Stats {
 		// what is still queued, counts as unflushed.
 		return q.Stats()
 	}
-	batch := q.pending
+	batch, size := q.pending, q.opts.BatchSize
 	for {
 		if ctx.Err() != nil {
 			return q.Stats()
 		}
+		size = q.drainSize(ctx, size, len(batch)+len(q.items))
 	fill:
-		for len(batch) < q.opts.BatchSize {
+		for len(batch) < size {
 			select {
 			case item := <-q.items:
 				batch = append(batch, item)
@@ -255,6 +282,26 @@ func (q *Queue[T]) Drain(ctx context.Context) Stats {
 			return q.Stats()
 		}
 		q.send(ctx, batch)
-		batch = make([]T, 0, q.opts.BatchSize)
+		batch = make([]T, 0, size)
 	}
+}
+
+// drainSize is the size of Drain's next batch, after one of size, with queued records
+// left; see the package doc.
+func (q *Queue[T]) drainSize(ctx context.Context, size, queued int) int {
+	limit := max(q.opts.DrainBatchSize, q.opts.BatchSize)
+	deadline, ok := ctx.Deadline()
+	if !ok || size >= limit || queued <= size || q.took <= 0 || q.tookSize < 1 {
+		return size
+	}
+	return planDrain(size, limit, queued, deadline.Sub(q.now()), q.took, q.tookSize)
+}
+
+// planDrain sizes the next batch so that queued records go out in flushes that fit in
+// half the time left, at the pace of the last flush (took for tookSize records): never
+// below size, at most 4·tookSize and limit.
+func planDrain(size, limit, queued int, left, took time.Duration, tookSize int) int {
+	fit := max(int64(left/2/took), 1) // flushes that fit in half the time left
+	want := int((int64(queued) + fit - 1) / fit)
+	return max(size, min(want, limit, 4*tookSize))
 }
