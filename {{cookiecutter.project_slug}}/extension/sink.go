@@ -15,6 +15,9 @@ const (
 	defaultSinkTimeout = sink.DefaultAttemptTimeout
 	defaultSinkRetries = sink.DefaultRetries
 	maxSinkRetries     = 20
+	defaultSinkIdle    = sink.DefaultIdleTimeout
+	minSinkIdle        = 100 * time.Millisecond
+	maxSinkIdle        = time.Hour
 )
 
 // Sink ships batches of records to PREFIX_SINK_URL: one POST per batch, an NDJSON
@@ -27,8 +30,10 @@ const (
 // bounded by PREFIX_SINK_TIMEOUT (default 2s) and the whole send by ctx: call Send
 // with the ctx Flush got, which ends at the flush policy's deadline. Any other 4xx
 // rejects the batch at once. An error counts the batch as failed in the records
-// line. Connections are kept alive across invocations; one idle across a freeze
-// is dropped before the next send, so it cannot hang it.
+// line. Connections are kept alive across invocations; one idle for longer than
+// PREFIX_SINK_IDLE_TIMEOUT (default 5s, by the wall clock, so a freeze counts) is
+// dropped before the next send, so it cannot hang it: keep it below the idle limit
+// of the sink and of anything on the way (a NAT gateway, a load balancer).
 type Sink struct {
 	s *sink.Sink
 }
@@ -41,14 +46,16 @@ func NewSink(x *Extension) *Sink {
 	header := sinkHeaders(x)
 	timeout := x.env.Duration("SINK_TIMEOUT", defaultSinkTimeout, 10*time.Millisecond, time.Minute)
 	retries := x.env.Int("SINK_RETRIES", defaultSinkRetries, 0, maxSinkRetries)
+	idle := x.env.Duration("SINK_IDLE_TIMEOUT", defaultSinkIdle, minSinkIdle, maxSinkIdle)
 	if u == nil {
 		return nil
 	}
 	if retries == 0 {
 		retries = -1 // sink.Options: 0 takes the default, negative none
 	}
-	x.Log.Info("sink", "endpoint", u.Scheme+"://"+u.Host, "gzip", gz, "retries", max(retries, 0), "attempt_timeout_ms", timeout.Milliseconds())
-	return &Sink{s: sink.New(sink.Options{URL: u, Gzip: gz, Header: header, AttemptTimeout: timeout, Retries: retries})}
+	x.Log.Info("sink", "endpoint", u.Scheme+"://"+u.Host, "gzip", gz, "retries", max(retries, 0),
+		"attempt_timeout_ms", timeout.Milliseconds(), "idle_timeout_ms", idle.Milliseconds())
+	return &Sink{s: sink.New(sink.Options{URL: u, Gzip: gz, Header: header, AttemptTimeout: timeout, Retries: retries, IdleTimeout: idle})}
 }
 
 // sinkHeaders reads PREFIX_SINK_HEADERS; a bad value is reported without echoing it

@@ -3,7 +3,9 @@ package extension
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,6 +26,9 @@ func TestSinkSettings(t *testing.T) {
 		{map[string]string{Prefix + "SINK_URL": "https://example.com", Prefix + "SINK_GZIP": "maybe"}, "SINK_GZIP"},
 		{map[string]string{Prefix + "SINK_URL": "https://example.com", Prefix + "SINK_TIMEOUT": "1ms"}, "SINK_TIMEOUT"},
 		{map[string]string{Prefix + "SINK_URL": "https://example.com", Prefix + "SINK_RETRIES": "99"}, "SINK_RETRIES"},
+		{map[string]string{Prefix + "SINK_URL": "https://example.com", Prefix + "SINK_IDLE_TIMEOUT": "50ms"}, "SINK_IDLE_TIMEOUT"},
+		{map[string]string{Prefix + "SINK_URL": "https://example.com", Prefix + "SINK_IDLE_TIMEOUT": "2h"}, "SINK_IDLE_TIMEOUT"},
+		{map[string]string{Prefix + "SINK_URL": "https://example.com", Prefix + "SINK_IDLE_TIMEOUT": "soon"}, "SINK_IDLE_TIMEOUT"},
 	} {
 		x := ForTest(tt.env, nil)
 		NewSink(x)
@@ -36,6 +41,36 @@ func TestSinkSettings(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "topsecret") {
 			t.Errorf("the error repeats a header value: %v", err)
+		}
+	}
+}
+
+// SINK_IDLE_TIMEOUT reaches the sink (its "sink" line says what it uses); unset, the
+// default 5s.
+func TestSinkIdleTimeoutSetting(t *testing.T) {
+	for _, tt := range []struct {
+		value  string // "" for unset
+		wantMs float64
+	}{
+		{"", 5000},
+		{"30s", 30_000},
+		{"250", 250},
+	} {
+		env := map[string]string{Prefix + "SINK_URL": "https://example.com/in"}
+		if tt.value != "" {
+			env[Prefix+"SINK_IDLE_TIMEOUT"] = tt.value
+		}
+		var out strings.Builder
+		x := ForTest(env, slog.New(slog.NewJSONHandler(&out, nil)))
+		if NewSink(x) == nil || x.Err() != nil {
+			t.Fatalf("%q: no sink (%v)", tt.value, x.Err())
+		}
+		var line map[string]any
+		if err := json.Unmarshal([]byte(out.String()), &line); err != nil || line["msg"] != "sink" {
+			t.Fatalf("%q: want one \"sink\" line, got %q", tt.value, out.String())
+		}
+		if got := line["idle_timeout_ms"]; got != tt.wantMs {
+			t.Errorf("SINK_IDLE_TIMEOUT=%q: idle_timeout_ms %v, want %v", tt.value, got, tt.wantMs)
 		}
 	}
 }
