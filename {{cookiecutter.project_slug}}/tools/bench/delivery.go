@@ -24,6 +24,24 @@ type Delivery struct {
 	LinesPerCall int           `json:"lines_per_invoke"`
 	SinkMs       float64       `json:"sink_latency_ms"`
 	Rows         []DeliveryRow `json:"rows"`
+	// Drain is the SHUTDOWN drain of a full queue (async; nil in sync bakes or with
+	// -delivery-drain 0).
+	Drain *DeliveryDrain `json:"drain,omitempty"`
+}
+
+// DeliveryDrain is one INVOKE queueing -delivery-drain records (the work extension's
+// BENCH_RECORDS, default settings but QUEUE_SIZE, FLUSH=continuous so nothing goes
+// at the end of the invocation), then SHUTDOWN with its 2 s, the sink answering after
+// -sink-latency: what the drain delivered, in how many POSTs and how long.
+type DeliveryDrain struct {
+	Queued    int     `json:"queued"`       // records that reached the sink after SHUTDOWN, or were not delivered
+	Posts     int     `json:"posts"`        // requests the sink received after SHUTDOWN
+	DrainMs   float64 `json:"drain_ms"`     // SHUTDOWN delivered to the process's exit
+	Offered   uint64  `json:"offered"`      // the records line's counts
+	Delivered uint64  `json:"delivered"`    // flushed
+	Failed    uint64  `json:"failed"`       // in a flush that returned an error
+	Unflushed uint64  `json:"unflushed"`    // still queued at the exit
+	SinkTook  int     `json:"sink_records"` // records the sink answered 2xx
 }
 
 // DeliveryRow is one policy, frozen between invocations or not.
@@ -55,7 +73,7 @@ func deliveryPolicies() []string {
 {%- endif %}
 }
 
-func benchDelivery(ctx context.Context, o options, extBin, bareBin, logDir string, say func(string, ...any)) (Delivery, error) {
+func benchDelivery(ctx context.Context, o options, extBin, bareBin, workBin, logDir string, say func(string, ...any)) (Delivery, error) {
 	d := Delivery{
 		Description:  "the extension as rendered shipping to a local HTTP sink under the emulator: added post-runtime time per invocation, delay from a record's creation to the sink, and what happened to every record with a 2s SHUTDOWN",
 		Invokes:      o.deliveryInvokes,
@@ -74,8 +92,75 @@ func benchDelivery(ctx context.Context, o options, extBin, bareBin, logDir strin
 			d.Rows = append(d.Rows, row)
 		}
 	}
+{%- if cookiecutter.processing == "async" %}
+	if o.deliveryDrain > 0 {
+		say("delivery: %d records queued at SHUTDOWN", o.deliveryDrain)
+		drain, err := deliveryDrain(ctx, o, workBin, logDir)
+		if err != nil {
+			return d, err
+		}
+		d.Drain = &drain
+	}
+{%- else %}
+	_ = workBin // the drain run needs a queue: async bakes only
+{%- endif %}
 	return d, nil
 }
+{%- if cookiecutter.processing == "async" %}
+
+// deliveryDrain runs the drain of DeliveryDrain.
+func deliveryDrain(ctx context.Context, o options, workBin, logDir string) (DeliveryDrain, error) {
+	var d DeliveryDrain
+	logPath := filepath.Join(logDir, "delivery-drain.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return d, err
+	}
+	defer log.Close()
+	rep, err := emulator.Run(ctx, emulator.Config{
+		Binary:  workBin,
+		Invokes: 1,
+		Output:  log,
+		Env: []string{
+			"BENCH_MODE=async", "BENCH_WORK=0", "BENCH_RECORDS=" + strconv.Itoa(o.deliveryDrain),
+			extension.Prefix + "QUEUE_SIZE=" + strconv.Itoa(o.deliveryDrain+o.deliveryDrain/2),
+			extension.Prefix + "FLUSH=continuous",
+			extension.Prefix + "FLUSH_INTERVAL=1m",
+		},
+		Sink: emulator.SinkConfig{Env: extension.Prefix + "SINK_URL", Latency: o.sinkLatency},
+	})
+	if err != nil {
+		return d, err
+	}
+	if rep.Outcome != emulator.OutcomeClean || len(rep.Violations) > 0 || rep.Shutdown == nil {
+		return d, fmt.Errorf("delivery drain: outcome %s, violations %q (extension output: %s)", rep.Outcome, rep.Violations, logPath)
+	}
+	log.Sync()
+	st, err := readRecords(logPath)
+	if err != nil {
+		return d, fmt.Errorf("delivery drain: %w", err)
+	}
+	d.Offered, d.Delivered, d.Failed, d.Unflushed = st.Offered, st.Flushed, st.Failed, st.Unflushed
+	d.SinkTook = rep.Sink.Records
+	before := 0
+	for _, e := range rep.Timeline {
+		if e.What != "sink" {
+			continue
+		}
+		if e.At >= rep.Shutdown.At {
+			d.Posts++
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(e.Detail, "%d records", &n); err == nil {
+			before += n
+		}
+	}
+	d.Queued = int(st.Offered) - before
+	d.DrainMs = ms(rep.Shutdown.Duration)
+	return d, nil
+}
+{%- endif %}
 
 func deliveryRun(ctx context.Context, o options, extBin, bareBin, logDir, policy string, freeze bool) (DeliveryRow, error) {
 	row := DeliveryRow{Policy: policy, Freeze: freeze}
@@ -155,4 +240,8 @@ func writeDeliveryTable(out io.Writer, d Delivery) {
 			r.PostRuntimeP50Ms, r.PostRuntimeP99Ms, r.DelayP50Ms, r.DelayP99Ms, r.Offered, r.Delivered, r.Failed, r.Dropped, r.Unflushed)
 	}
 	tw.Flush()
+	if dr := d.Drain; dr != nil {
+		fmt.Fprintf(out, "drain: %d records queued at SHUTDOWN (default BATCH_SIZE, sink %sms): %d delivered, %d failed, %d unflushed, in %d POSTs, SHUTDOWN to exit %.0f ms\n",
+			dr.Queued, strconv.FormatFloat(d.SinkMs, 'f', -1, 64), dr.Delivered, dr.Failed, dr.Unflushed, dr.Posts, dr.DrainMs)
+	}
 }

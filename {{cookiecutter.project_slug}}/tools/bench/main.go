@@ -75,6 +75,7 @@ type options struct {
 	deliverySpacing  time.Duration
 	deliveryFunction time.Duration
 	deliveryLines    int
+	deliveryDrain    int
 	sinkLatency      time.Duration
 	micro            bool
 	microBenchtime   string
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.DurationVar(&o.deliverySpacing, "delivery-spacing", 200*time.Millisecond, "idle time between invocations of the delivery benchmark (200ms: 5 per second)")
 	flags.DurationVar(&o.deliveryFunction, "delivery-function", 20*time.Millisecond, "how long the emulated function runs per invocation in the delivery benchmark")
 	flags.IntVar(&o.deliveryLines, "delivery-lines", 10, "function log lines per invocation in the delivery benchmark (telemetry on)")
+	flags.IntVar(&o.deliveryDrain, "delivery-drain", 10000, "records queued at SHUTDOWN in the delivery benchmark's drain run (async; 0: no drain run)")
 	flags.DurationVar(&o.sinkLatency, "sink-latency", 20*time.Millisecond, "the delivery benchmark's sink latency")
 	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of the extension's packages")
 	flags.StringVar(&o.microBenchtime, "micro-benchtime", "1s", "-benchtime for the micro-benchmarks (e.g. 1s, 100x)")
@@ -130,8 +132,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			problems = append(problems, fmt.Sprintf("-archs: %q is not amd64 or arm64", a))
 		}
 	}
-	if o.deliveryInvokes < 1 || o.deliveryLines < 0 || o.sinkLatency < 0 || o.deliveryFunction < 0 || o.deliverySpacing < 0 {
-		problems = append(problems, "-delivery-invokes must be at least 1; -delivery-lines, -sink-latency, -delivery-function and -delivery-spacing must not be negative")
+	if o.deliveryInvokes < 1 || o.deliveryLines < 0 || o.sinkLatency < 0 || o.deliveryFunction < 0 || o.deliverySpacing < 0 || o.deliveryDrain < 0 || o.deliveryDrain > 1_000_000 {
+		problems = append(problems, "-delivery-invokes must be at least 1; -delivery-lines, -sink-latency, -delivery-function and -delivery-spacing must not be negative; -delivery-drain must be from 0 to 1000000")
 	}
 	if o.rounds < 1 || o.invokes < 1 || o.workRounds < 1 || o.workInvokes < 1 {
 		problems = append(problems, "-rounds, -invokes, -work-rounds and -work-invokes must be at least 1")
@@ -343,7 +345,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 
 	// ---- delivery: flush policies against a local sink.
 	if o.delivery {
-		res.Delivery, err = benchDelivery(ctx, o, ours.host, bare.host, logDir, say)
+		res.Delivery, err = benchDelivery(ctx, o, ours.host, bare.host, workBin, logDir, say)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"{{ cookiecutter.go_module }}/extension"
 	"{{ cookiecutter.go_module }}/tools/internal/emulator"
 )
 
@@ -102,4 +103,74 @@ func TestFlushPoliciesEndToEnd(t *testing.T) {
 			runE2E(t, tc)
 		})
 	}
+}
+
+// TestDrainOf10000QueuedRecords queues 10,000 records in one INVOKE (the work
+// extension's BENCH_RECORDS) with the default BATCH_SIZE (64) and a sink that answers
+// after 20 ms; SHUTDOWN comes at once, with its 2 s. In batches of 64 that is 157
+// POSTs, 3 s: the drain sizes its batches to the time left, and every record arrives.
+func TestDrainOf10000QueuedRecords(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("10,000 records drained at SHUTDOWN: run by make test-all (no -short)")
+	}
+	const queued = 10_000
+	runE2E(t, e2eCase{
+		target: workTarget,
+		cfg: emulator.Config{Invokes: 1, Sink: emulator.SinkConfig{
+			Env: extension.Prefix + "SINK_URL", Latency: 20 * time.Millisecond,
+		}},
+		// continuous: nothing flushes at the end of the invocation, so the records wait
+		// in the queue for SHUTDOWN (but for the worker's first batches).
+		env:  map[string]string{"QUEUE_SIZE": "20000", "FLUSH": "continuous", "FLUSH_INTERVAL": "1m", "LOG_LEVEL": "debug"},
+		vars: []string{"BENCH_MODE=async", "BENCH_WORK=0", fmt.Sprintf("BENCH_RECORDS=%d", queued)},
+		check: func(t *testing.T, r *emulator.Report, logs []logLine) {
+			cleanShutdown(1)(t, r, logs)
+			rec, _ := recordsLine(t, logs)
+			if rec.Offered != queued || rec.Flushed != queued || rec.Unflushed != 0 {
+				t.Errorf("records line %+v: want all %d flushed, 0 unflushed", rec, queued)
+			}
+			if r.Sink.Records != queued {
+				t.Errorf("the sink took %d records, want %d", r.Sink.Records, queued)
+			}
+			if r.Shutdown == nil {
+				return
+			}
+			shutdownAt := r.Started.Add(r.Shutdown.At)
+			atShutdown := queued - flushedRecordsBy(t, logs, shutdownAt)
+			posts := 0
+			for _, e := range r.Timeline {
+				if e.What == "sink" && e.At >= r.Shutdown.At {
+					posts++
+				}
+			}
+			t.Logf("%d records queued at SHUTDOWN went in %d POSTs; SHUTDOWN to exit %s", atShutdown, posts, r.Shutdown.Duration.Round(time.Millisecond))
+			if atShutdown < queued*9/10 {
+				t.Errorf("only %d records left for SHUTDOWN: the test did not load the drain", atShutdown)
+			}
+			if batches := (atShutdown + 63) / 64; posts >= batches {
+				t.Errorf("%d POSTs for the %d records queued at SHUTDOWN: want fewer than the %d batches of 64", posts, atShutdown, batches)
+			}
+		},
+	})
+}
+
+// flushedRecordsBy sums the records in the "flushed" lines logged up to at.
+func flushedRecordsBy(t *testing.T, logs []logLine, at time.Time) int {
+	t.Helper()
+	n := 0
+	for _, l := range logs {
+		if l["msg"] != "flushed" {
+			continue
+		}
+		when, err := time.Parse(time.RFC3339Nano, fmt.Sprint(l["time"]))
+		if err != nil {
+			t.Fatalf("log line without a time: %v", l)
+		}
+		if !when.After(at) {
+			v, _ := l["records"].(float64)
+			n += int(v)
+		}
+	}
+	return n
 }

@@ -21,8 +21,15 @@ type item struct {
 type asyncHandler struct{ *extension.Batcher[item] }
 
 func newAsync(x *extension.Extension, work time.Duration, sink *extension.Sink) extension.Handler {
-	record := func(ev extension.Event) item { return item{invocation: true, payload: invocation(ev)} }
-	return asyncHandler{extension.NewBatcher(x, record, func(ctx context.Context, batch []item) error {
+	var b *extension.Batcher[item]
+	record := func(ev extension.Event) item {
+		// BENCH_RECORDS: the extra records go to the queue before the invocation's.
+		for i := 1; i < recordsPerInvoke; i++ {
+			b.Offer(item{payload: map[string]any{"request_id": ev.RequestID, "extra": i}})
+		}
+		return item{invocation: true, payload: invocation(ev)}
+	}
+	b = extension.NewBatcher(x, record, func(ctx context.Context, batch []item) error {
 		n := 0
 		payloads := make([]any, 0, len(batch))
 		for _, it := range batch {
@@ -41,5 +48,6 @@ func newAsync(x *extension.Extension, work time.Duration, sink *extension.Sink) 
 		}
 		x.Log.Debug("flushed", "records", len(batch), "invocations", n)
 		return nil
-	})}
+	})
+	return asyncHandler{b}
 }

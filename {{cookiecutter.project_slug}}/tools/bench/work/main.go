@@ -10,7 +10,9 @@
 //   - BENCH_MODE=async (async bakes, async.go): an extension.Batcher (sized by the
 //     same settings as the extension: QUEUE_SIZE, BATCH_SIZE, FLUSH_INTERVAL) whose
 //     flush sleeps BENCH_WORK per invocation record in the batch and logs a debug
-//     line "flushed".
+//     line "flushed". BENCH_RECORDS (default 1) is how many records it queues per
+//     INVOKE: the invocation's and BENCH_RECORDS-1 more (no sleep for them), so one
+//     INVOKE can fill the queue for a SHUTDOWN to drain.
 //   - SINK_URL (the extension's setting): each mode also ships what it handled to
 //     the sink, as a processor would (extension.NewSink).
 //   - BENCH_TELEMETRY=1 (telemetry bakes, telemetry.go): the handler also implements
@@ -26,6 +28,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"{{ cookiecutter.go_module }}/extension"
@@ -40,6 +43,9 @@ func main() {
 var modes = map[string]func(x *extension.Extension, work time.Duration, sink *extension.Sink) extension.Handler{
 	"sync": newSync,
 }
+
+// recordsPerInvoke is BENCH_RECORDS: the records the async mode queues per INVOKE.
+var recordsPerInvoke = 1
 
 // telemetryCapable is a mode's handler that can gain the telemetry capability
 // (telemetry.go gives the handlers that method in telemetry bakes).
@@ -57,6 +63,13 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 			return nil, fmt.Errorf("BENCH_WORK must be a duration such as 50ms, got %q", value)
 		}
 		work = d
+	}
+	if value := os.Getenv("BENCH_RECORDS"); value != "" {
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return nil, fmt.Errorf("BENCH_RECORDS must be a number from 1 to 1000000, got %q", value)
+		}
+		recordsPerInvoke = n
 	}
 	mode := os.Getenv("BENCH_MODE")
 	if mode == "" {
