@@ -40,8 +40,9 @@ const (
 // planned from the measured duration of the flushes so far so that the queue goes out
 // in half the time left, growing at most fourfold a flush, up to
 // PREFIX_DRAIN_BATCH_SIZE records (default 1000; a value below PREFIX_BATCH_SIZE
-// counts as PREFIX_BATCH_SIZE, which keeps the drain's batches at that size). Flush
-// gets those batches too: a sink that limits its request size needs this setting.
+// counts as PREFIX_BATCH_SIZE, which keeps the drain's batches at that size). The
+// flush function then gets more than PREFIX_BATCH_SIZE records at once: set
+// PREFIX_DRAIN_BATCH_SIZE to what one request to the sink may carry.
 //
 // When the batches go out is PREFIX_FLUSH, the flush policy: "end" flushes what
 // the invocation produced before the extension asks for the next event (with

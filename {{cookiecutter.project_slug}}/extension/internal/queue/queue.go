@@ -13,9 +13,9 @@
 // measured flush's (so the estimate catches up with what bigger batches cost) and at
 // most DrainBatchSize (one request body stays reasonable). Half the time left keeps
 // the other half for a retry or a slower answer. Without a deadline, a measurement or
-// more queued than BatchSize, Drain takes BatchSize. With BatchSize 64, a 20 ms flush
-// and 10,000 records queued at a 2 s SHUTDOWN that is about 40 flushes of about 250
-// records instead of 157 of 64.
+// more queued than BatchSize, Drain takes BatchSize. With BatchSize 64, a sink that
+// answers in 20 ms and 10,000 records queued at a 2 s SHUTDOWN that is some 30 to 45
+// flushes of a few hundred records instead of 157 of 64, which would not fit.
 package queue
 
 import (

@@ -9,6 +9,10 @@ import (
 
 func init() { modes["async"] = newAsync }
 
+// recordsPerInvoke is BENCH_RECORDS (read in main.go): the records the async mode
+// queues per INVOKE.
+var recordsPerInvoke = 1
+
 // item is one queued record: an invocation's, or (with BENCH_TELEMETRY) a Telemetry
 // API record's; payload is what ships to the sink.
 type item struct {

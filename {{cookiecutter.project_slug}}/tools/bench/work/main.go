@@ -28,7 +28,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+{%- if cookiecutter.processing == "async" %}
 	"strconv"
+{%- endif %}
 	"time"
 
 	"{{ cookiecutter.go_module }}/extension"
@@ -43,9 +45,6 @@ func main() {
 var modes = map[string]func(x *extension.Extension, work time.Duration, sink *extension.Sink) extension.Handler{
 	"sync": newSync,
 }
-
-// recordsPerInvoke is BENCH_RECORDS: the records the async mode queues per INVOKE.
-var recordsPerInvoke = 1
 
 // telemetryCapable is a mode's handler that can gain the telemetry capability
 // (telemetry.go gives the handlers that method in telemetry bakes).
@@ -64,6 +63,7 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 		}
 		work = d
 	}
+{%- if cookiecutter.processing == "async" %}
 	if value := os.Getenv("BENCH_RECORDS"); value != "" {
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 1 || n > 1_000_000 {
@@ -71,6 +71,7 @@ func newHandler(x *extension.Extension) (extension.Handler, error) {
 		}
 		recordsPerInvoke = n
 	}
+{%- endif %}
 	mode := os.Getenv("BENCH_MODE")
 	if mode == "" {
 		mode = "sync"
