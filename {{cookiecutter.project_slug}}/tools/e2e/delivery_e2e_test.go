@@ -16,6 +16,13 @@ import (
 // flushedBy sums the invocations in the "flushed" lines logged up to at.
 func flushedBy(t *testing.T, logs []logLine, at time.Time) int {
 	t.Helper()
+	return sumFlushed(t, logs, at, "invocations")
+}
+
+// sumFlushed sums the field (records or invocations) of the "flushed" lines logged
+// up to at.
+func sumFlushed(t *testing.T, logs []logLine, at time.Time, field string) int {
+	t.Helper()
 	n := 0
 	for _, l := range logs {
 		if l["msg"] != "flushed" {
@@ -26,7 +33,7 @@ func flushedBy(t *testing.T, logs []logLine, at time.Time) int {
 			t.Fatalf("log line without a time: %v", l)
 		}
 		if !when.After(at) {
-			v, _ := l["invocations"].(float64)
+			v, _ := l[field].(float64)
 			n += int(v)
 		}
 	}
@@ -137,7 +144,7 @@ func TestDrainOf10000QueuedRecords(t *testing.T) {
 				return
 			}
 			shutdownAt := r.Started.Add(r.Shutdown.At)
-			atShutdown := queued - flushedRecordsBy(t, logs, shutdownAt)
+			atShutdown := queued - sumFlushed(t, logs, shutdownAt, "records")
 			posts := 0
 			for _, e := range r.Timeline {
 				if e.What == "sink" && e.At >= r.Shutdown.At {
@@ -153,24 +160,4 @@ func TestDrainOf10000QueuedRecords(t *testing.T) {
 			}
 		},
 	})
-}
-
-// flushedRecordsBy sums the records in the "flushed" lines logged up to at.
-func flushedRecordsBy(t *testing.T, logs []logLine, at time.Time) int {
-	t.Helper()
-	n := 0
-	for _, l := range logs {
-		if l["msg"] != "flushed" {
-			continue
-		}
-		when, err := time.Parse(time.RFC3339Nano, fmt.Sprint(l["time"]))
-		if err != nil {
-			t.Fatalf("log line without a time: %v", l)
-		}
-		if !when.After(at) {
-			v, _ := l["records"].(float64)
-			n += int(v)
-		}
-	}
-	return n
 }
