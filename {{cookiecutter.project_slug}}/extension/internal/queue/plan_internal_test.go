@@ -60,7 +60,7 @@ func drainRun(t *testing.T, opts Options, n int, window, perFlush, perRecord tim
 	return q.Drain(deadlineCtx{Context: context.Background(), clock: clock, deadline: deadline}), sizes
 }
 
-// The case: 10,000 records queued, BATCH_SIZE 64, a 20 ms sink, the 1.8 s
+// 10,000 records queued, BATCH_SIZE 64, a sink that answers in 20 ms, the 1.8 s
 // a 2 s SHUTDOWN leaves after the margin. In batches of 64 that is 157 flushes, 3.1 s;
 // the plan delivers everything in time, with batches that only grow, at most fourfold
 // a flush, within the drain limit.
