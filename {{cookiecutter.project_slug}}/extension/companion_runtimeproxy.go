@@ -53,8 +53,9 @@ type EventHook interface {
 }
 
 // ResultHook runs for every response or error before Lambda sees it (streamed ones:
-// once they ended), on the proxy's goroutine. An error is logged and the original
-// passes on.
+// once they ended, when Lambda has the body already: a streamed body cannot be changed
+// or redacted, res.Streamed says so), on the proxy's goroutine. An error is logged and
+// the original passes on.
 type ResultHook interface {
 	RuntimeResult(ctx context.Context, res *RuntimeResult) error
 }

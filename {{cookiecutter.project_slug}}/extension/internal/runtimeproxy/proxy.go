@@ -8,7 +8,10 @@
 // response or error before Lambda does. Bodies of a known length are buffered for the
 // hooks (Lambda's payloads are at most 6 MB); streamed responses
 // (Lambda-Runtime-Function-Response-Mode: streaming, chunked bodies, trailers) pass
-// through chunk by chunk and the hook sees their size once they ended.
+// through chunk by chunk and the hook sees their size once they ended: Lambda already
+// has every byte by then, so a result hook cannot change (e.g. redact) a streamed
+// body. Buffering it to allow that would undo the streaming; Result.Streamed tells
+// the hook, which should say in its own output that it did not touch the body.
 //
 // When the upstream is gone the runtime gets a 502 with the reason at once, never a
 // hang. When it accepts a request and then does not answer, the runtime gets a 504
