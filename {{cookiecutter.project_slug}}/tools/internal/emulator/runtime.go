@@ -129,9 +129,8 @@ type runtimeInvocation struct {
 	deadline          time.Time
 	arn, trace        string
 	delivered, sentAt time.Time
-	done              chan struct{} // closed when the Runtime API got the result
+	answered          chan struct{} // closed when the runtime had the answer to its result
 }
-
 
 // serveRuntimeAPI adds the Runtime API to the emulated Lambda.
 func (e *Emulator) serveRuntimeAPI(mux *http.ServeMux) {
@@ -264,6 +263,7 @@ func (e *Emulator) runtimeSentResult(inv *runtimeInvocation, id string, c call) 
 	e.mu.Lock()
 	detail := id + ": response sent"
 	if inv != nil {
+		defer close(inv.answered)
 		inv.Status, inv.ResultLatency = c.status, c.took
 		reached := "did not reach the Runtime API"
 		if inv.ResultThrough {
@@ -307,8 +307,8 @@ func (e *Emulator) runtimeInvoke(i int, requestID string, delivered, deadline ti
 	inv := &runtimeInvocation{
 		RuntimeInvocation: RuntimeInvocation{RequestID: requestID, EventBytes: len(event)},
 		event:             event, deadline: deadline, trace: trace, delivered: delivered,
-		arn:  fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, emulatedAccountID, cfg.FunctionName),
-		done: make(chan struct{}),
+		arn:      fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, emulatedAccountID, cfg.FunctionName),
+		answered: make(chan struct{}),
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
@@ -329,20 +329,31 @@ func (e *Emulator) runtimeInvoke(i int, requestID string, delivered, deadline ti
 	case <-e.gone:
 		return func() {}
 	}
+	// The runtime is done with the invocation once it has the answer to its response
+	// (Lambda's, passed on by the proxy).
 	return func() {
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
 		select {
-		case <-inv.done:
+		case <-inv.answered:
 		case <-e.rt.ended:
 			select {
-			case <-inv.done:
+			case <-inv.answered:
 			default:
-				e.runtimeViolation("invoke %s: the runtime's response did not reach the Runtime API through the proxy: Lambda fails the invocation", requestID)
+				e.runtimeViolation("invoke %s: the runtime is gone before it sent its response: Lambda fails the invocation", requestID)
+				return
 			}
 		case <-timer.C:
 			e.runtimeViolation("invoke %s: the runtime's response did not reach the Runtime API through the proxy by the deadline: Lambda times the invocation out", requestID)
+			return
 		case <-e.gone:
+			return
+		}
+		e.mu.Lock()
+		through := inv.ResultThrough
+		e.mu.Unlock()
+		if !through {
+			e.runtimeViolation("invoke %s: the runtime's response did not reach the Runtime API through the proxy: Lambda fails the invocation", requestID)
 		}
 	}
 }
@@ -405,17 +416,13 @@ func (e *Emulator) runtimeReport(r *RuntimeProxyReport) {
 // ---- The Runtime API ----------------------------------------------------------
 
 func (e *Emulator) handleRuntimeNext(w http.ResponseWriter, r *http.Request) {
-	first := false
 	e.rt.once.Do(func() {
-		first = true
-		close(e.rt.ready)
-	})
-	if first {
 		e.mu.Lock()
 		e.rt.ready1 = true
 		e.event(time.Now(), "runtime ready", "its first next reached the Runtime API through the proxy")
 		e.mu.Unlock()
-	}
+		close(e.rt.ready) // after the entry: the first INVOKE's comes later
+	})
 	n := &runtimeNext{reply: make(chan *runtimeInvocation, 1)}
 	select {
 	case e.rt.nexts <- n:
@@ -464,7 +471,6 @@ func (e *Emulator) handleRuntimeResult(kind string) http.HandlerFunc {
 		}
 		inv.ResultThrough, inv.ReceivedBytes = true, len(body)
 		inv.ResultUnchanged = bytes.Equal(body, inv.response)
-		close(inv.done)
 		e.mu.Unlock()
 		writeJSON(w, http.StatusAccepted, []byte(`{"status":"OK"}`))
 	}
