@@ -52,6 +52,7 @@ ONLY = {
         "extension/internal/runtimeproxy/proxy.go",
         "processor/runtimeproxy.go",
         "scripts/runtime-wrapper",
+        "tools/e2e/runtimeproxy_e2e_test.go",
     ],
 }
 SHARED = ["extension/companion.go", "extension/internal/loopback/loopback.go"]
