@@ -52,6 +52,7 @@ ONLY = {
         "extension/internal/runtimeproxy/proxy.go",
         "processor/runtimeproxy.go",
         "scripts/runtime-wrapper",
+        "tools/e2e/runtimeproxy_e2e_test.go",
     ],
 }
 SHARED = ["extension/companion.go", "extension/internal/loopback/loopback.go"]
@@ -186,3 +187,29 @@ def test_the_default_ports_match_the_docs(baked, options):
         source = (project / "extension" / "companion_runtimeproxy.go").read_text()
         assert "defaultProxyPort = 4245" in source
         assert PREFIX + "PROXY_PORT" in readme and "4245" in readme
+
+
+@pytest.mark.parametrize("options", ONE_PER_KIND)
+def test_make_local_runs_the_runtime_through_the_proxy(baked, options):
+    """In a runtime-proxy bake make local plays the function's runtime through the
+    proxy: every invocation goes through both ways under its request id, unchanged
+    (the demo redacts nothing by default). Other bakes run no runtime."""
+    require_tool("go")
+    require_tool("make")
+    project = project_of(baked(**options))
+    proc = run(["make", "local", "EMULATOR_FLAGS=-json -quiet"], cwd=project)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('{"extension"')]
+    assert len(lines) == 1, proc.stdout
+    summary = json.loads(lines[0])
+    assert summary["ok"] and summary["outcome"] == "clean", summary["violations"]
+    if options["companion"] != "runtime-proxy":
+        assert "runtime_proxy" not in summary
+        assert "via proxy" not in proc.stderr
+        return
+    proxy = summary["runtime_proxy"]
+    assert proxy["ready"] and proxy["failures"] == []
+    assert proxy["proxied"] == proxy["unchanged"] == len(summary["invokes"]) == 3
+    assert [i["request_id"] for i in proxy["invocations"]] == [i["request_id"] for i in summary["invokes"]]
+    assert all(i["got_request_id"] == i["request_id"] and i["status"] == 202 for i in proxy["invocations"])
+    # The human timeline (on stderr with -json) has each proxied call.
+    assert proc.stderr.count("next via proxy") == 3 and proc.stderr.count("response via proxy") == 3

@@ -83,3 +83,24 @@ def test_sam_build_puts_the_extension_in_each_layer(project, architecture, aws_e
         assert demo["Architectures"] == [LAMBDA_ARCHES[goarch]]
         # sam writes the long form (Ref) of the source's !Ref.
         assert [layer.get("Ref", layer.get("!Ref")) for layer in demo["Layers"]] == [LAYER_IDS[goarch]]
+
+
+@pytest.mark.parametrize("companion", ["none", "local-api", "runtime-proxy"])
+def test_the_demo_functions_run_the_runtime_through_the_proxy_wrapper(baked, companion, aws_env):
+    """A runtime-proxy bake's demo functions set AWS_LAMBDA_EXEC_WRAPPER to the wrapper the
+    layer ships (/opt/<name>-wrapper, as the Makefile packs it); other bakes set none.
+    The template stays valid either way."""
+    require_tool("sam")
+    project = project_of(baked(companion=companion, architecture="both"))
+    template = yaml.load((project / "template.yaml").read_text(encoding="utf-8"), CloudFormationLoader)
+    functions = {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == set(DEMO_IDS.values())
+    for props in functions.values():
+        wrapper = props["Environment"]["Variables"].get("AWS_LAMBDA_EXEC_WRAPPER")
+        if companion == "runtime-proxy":
+            assert wrapper == "/opt/%s-wrapper" % EXTENSION
+            assert "-add $(EXTENSION)-wrapper=" in (project / "Makefile").read_text()
+        else:
+            assert wrapper is None
+    proc = run(["sam", "validate", "--lint"], cwd=project, env=aws_env)
+    assert "is a valid SAM Template" in proc.stdout + proc.stderr

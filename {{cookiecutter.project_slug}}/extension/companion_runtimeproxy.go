@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"{{ cookiecutter.go_module }}/extension/internal/config"
 	"{{ cookiecutter.go_module }}/extension/internal/loopback"
@@ -22,10 +23,20 @@ import (
 //
 // The processor sees the invocations through hooks: EventHook and ResultHook, the
 // optional interfaces of what it passes to HookRuntime. When the upstream is gone the
-// runtime gets a 502 at once, and fails, instead of hanging.
+// runtime gets a 502 at once, and fails, instead of hanging; when it takes a request
+// and does not answer within PREFIX_PROXY_UPSTREAM_TIMEOUT, a 504 (GET
+// .../invocation/next, which long-polls, is never timed out).
 
 // defaultProxyPort is PREFIX_PROXY_PORT's default; the wrapper script uses the same.
 const defaultProxyPort = 4245
+
+// The range of PREFIX_PROXY_UPSTREAM_TIMEOUT (default runtimeproxy.DefaultUpstreamTimeout,
+// 5s): the Runtime API answers at once, so a second is plenty on a busy machine; and
+// Lambda's longest function timeout (15 minutes) is far beyond any useful wait.
+const (
+	minUpstreamTimeout = 100 * time.Millisecond
+	maxUpstreamTimeout = time.Minute
+)
 
 // RuntimeEvent is an event on its way from Lambda to the runtime: request id, Lambda's
 // headers and the payload (which the hook may replace).
@@ -42,8 +53,9 @@ type EventHook interface {
 }
 
 // ResultHook runs for every response or error before Lambda sees it (streamed ones:
-// once they ended), on the proxy's goroutine. An error is logged and the original
-// passes on.
+// once they ended, when Lambda has the body already: a streamed body cannot be changed
+// or redacted, res.Streamed says so), on the proxy's goroutine. An error is logged and
+// the original passes on.
 type ResultHook interface {
 	RuntimeResult(ctx context.Context, res *RuntimeResult) error
 }
@@ -72,6 +84,7 @@ type companion struct {
 // openCompanion binds the proxy's port and starts serving, before registration.
 func openCompanion(env *config.Reader, lookup config.LookupFunc, _ string, log *slog.Logger) *companion {
 	c := &companion{log: log}
+	timeout := env.Duration("PROXY_UPSTREAM_TIMEOUT", runtimeproxy.DefaultUpstreamTimeout, minUpstreamTimeout, maxUpstreamTimeout)
 	port := env.Int("PROXY_PORT", proxyPortDefault, 0, 65535)
 	if err := loopback.ValidatePort(port); err != nil {
 		env.Fail("PROXY_PORT", err.Error())
@@ -88,7 +101,7 @@ func openCompanion(env *config.Reader, lookup config.LookupFunc, _ string, log *
 		env.Fail("PROXY_UPSTREAM", "must not be the proxy itself ("+upstream+")")
 		return c
 	}
-	proxy, err := runtimeproxy.New(upstream, log)
+	proxy, err := runtimeproxy.New(upstream, log, runtimeproxy.Options{UpstreamTimeout: timeout})
 	if err != nil {
 		c.err = fmt.Errorf("runtime proxy: %w", err)
 		return c
@@ -101,7 +114,7 @@ func openCompanion(env *config.Reader, lookup config.LookupFunc, _ string, log *
 	c.proxy = proxy
 	// No read timeout: a streamed response lasts as long as the invocation.
 	c.srv = loopback.Serve(ln, proxy, loopback.Options{}, log)
-	log.Info("runtime API proxy listening", "addr", c.srv.Addr().String(), "upstream", upstream)
+	log.Info("runtime API proxy listening", "addr", c.srv.Addr().String(), "upstream", upstream, "upstream_timeout", timeout.String())
 	return c
 }
 
@@ -145,6 +158,7 @@ func (c *companion) counts() []any {
 	}
 	s := c.proxy.Stats()
 	attrs := []any{"proxy_events", s.Events, "proxy_results", s.Results,
-		"proxy_upstream_failures", s.UpstreamFailure, "proxy_hook_errors", s.HookErrors}
+		"proxy_upstream_failures", s.UpstreamFailure, "proxy_upstream_timeouts", s.UpstreamTimeout,
+		"proxy_hook_errors", s.HookErrors}
 	return append(attrs, countsOf(c.hooks)...)
 }

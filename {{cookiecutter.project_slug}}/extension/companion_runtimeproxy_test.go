@@ -153,6 +153,8 @@ func TestProxySettingsAreChecked(t *testing.T) {
 		{"port 9001", errorTypeConfig, "PROXY_PORT", map[string]string{Prefix + "PROXY_PORT": "9001"}, nil},
 		{"upstream not host:port", errorTypeConfig, "PROXY_UPSTREAM", map[string]string{Prefix + "PROXY_UPSTREAM": "http://x"}, nil},
 		{"upstream is itself", errorTypeConfig, "PROXY_UPSTREAM", map[string]string{Prefix + "PROXY_PORT": "4999", Prefix + "PROXY_UPSTREAM": "127.0.0.1:4999"}, nil},
+		{"upstream timeout too short", errorTypeConfig, "PROXY_UPSTREAM_TIMEOUT", map[string]string{Prefix + "PROXY_UPSTREAM_TIMEOUT": "10ms"}, nil},
+		{"upstream timeout too long", errorTypeConfig, "PROXY_UPSTREAM_TIMEOUT", map[string]string{Prefix + "PROXY_UPSTREAM_TIMEOUT": "2m"}, nil},
 		{"port in use", errorTypeInit, "in use", map[string]string{Prefix + "PROXY_PORT": inUse}, nil},
 		{"hooks without hooks", errorTypeInit, "neither", nil, 42},
 	} {

@@ -56,3 +56,40 @@ func TestConfiguredFieldsAreRedacted(t *testing.T) {
 		t.Error("a streamed result got a body")
 	}
 }
+
+// The audit line says what became of the configured fields; a streamed response is
+// not redacted (its body passed through unbuffered), and its line says so.
+func TestTheAuditLineSaysWhenRedactionWasSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		name, fields string
+		res          extension.RuntimeResult
+		redaction    string
+		redacted     int
+	}{
+		{"no fields", "", extension.RuntimeResult{Body: []byte(`{"password":"p"}`)}, "none configured", 0},
+		{"buffered", "password", extension.RuntimeResult{Body: []byte(`{"password":"p"}`)}, "applied", 1},
+		{"buffered, nothing to redact", "password", extension.RuntimeResult{Body: []byte(`{"user":"a"}`)}, "applied", 0},
+		{"streamed", "password", extension.RuntimeResult{Streamed: true, Bytes: 16}, "skipped: streamed", 0},
+		{"streamed, no fields", "", extension.RuntimeResult{Streamed: true, Bytes: 16}, "none configured", 0},
+		{"error", "password", extension.RuntimeResult{Error: true, Body: []byte(`{"password":"p"}`)}, "skipped: error", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			a := NewAuditor(extension.ForTest(map[string]string{extension.Prefix + "REDACT_FIELDS": tc.fields},
+				slog.New(slog.NewJSONHandler(&logs, nil))))
+			res := tc.res
+			a.RuntimeResult(context.Background(), &res)
+			var line struct {
+				Redaction string
+				Redacted  int
+				Streamed  bool
+			}
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("%v: %s", err, logs.String())
+			}
+			if line.Redaction != tc.redaction || line.Redacted != tc.redacted || line.Streamed != tc.res.Streamed {
+				t.Errorf("audit line %s, want redaction %q, redacted %d", logs.String(), tc.redaction, tc.redacted)
+			}
+		})
+	}
+}

@@ -30,7 +30,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer lambda.Close()
-	p, err := New(strings.TrimPrefix(lambda.URL, "http://"), slog.New(slog.DiscardHandler))
+	p, err := New(strings.TrimPrefix(lambda.URL, "http://"), slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

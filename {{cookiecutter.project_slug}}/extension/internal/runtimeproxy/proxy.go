@@ -8,10 +8,17 @@
 // response or error before Lambda does. Bodies of a known length are buffered for the
 // hooks (Lambda's payloads are at most 6 MB); streamed responses
 // (Lambda-Runtime-Function-Response-Mode: streaming, chunked bodies, trailers) pass
-// through chunk by chunk and the hook sees their size once they ended.
+// through chunk by chunk and the hook sees their size once they ended: Lambda already
+// has every byte by then, so a result hook cannot change (e.g. redact) a streamed
+// body. Buffering it to allow that would undo the streaming; Result.Streamed tells
+// the hook, which should say in its own output that it did not touch the body.
 //
 // When the upstream is gone the runtime gets a 502 with the reason at once, never a
-// hang.
+// hang. When it accepts a request and then does not answer, the runtime gets a 504
+// once Options.UpstreamTimeout passed (DefaultUpstreamTimeout): that bounds the wait
+// for the answer's headers of every request except GET .../invocation/next, which
+// long-polls (it waits as long as Lambda has no event for the runtime) and is never
+// timed out.
 package runtimeproxy
 
 import (
@@ -51,6 +58,23 @@ const MaxBuffered = 6<<20 + 64<<10
 // dialTimeout bounds connecting to the upstream: it is on this machine, so a slow
 // connect means it is gone.
 const dialTimeout = time.Second
+
+// DefaultUpstreamTimeout is Options.UpstreamTimeout's default. The Runtime API answers
+// a response, an error or an init error at once (it is on this machine); an upstream
+// still silent after this long has hung.
+const DefaultUpstreamTimeout = 5 * time.Second
+
+// Options tune a Proxy; the zero value takes the defaults.
+type Options struct {
+	// UpstreamTimeout bounds the wait for the upstream's answer (its headers), from
+	// the moment the request, body included, was sent: a streamed response may take
+	// the whole invocation to send, and only the wait after it counts. It applies to
+	// every request but GET .../invocation/next. 0 means DefaultUpstreamTimeout.
+	UpstreamTimeout time.Duration
+}
+
+// errUpstreamTimeout marks a request the upstream took but did not answer in time.
+var errUpstreamTimeout = errors.New("upstream did not answer")
 
 // Event is an event on its way from Lambda to the runtime.
 type Event struct {
@@ -98,21 +122,24 @@ type Stats struct {
 	Events          uint64 // events handed to the runtime
 	Results         uint64 // responses and errors being or having been handed to Lambda
 	UpstreamFailure uint64 // requests answered 502: the upstream could not be reached
+	UpstreamTimeout uint64 // requests answered 504: the upstream took them, then did not answer
 	HookErrors      uint64
 }
 
 // Proxy is the http.Handler the runtime calls.
 type Proxy struct {
-	rp    *httputil.ReverseProxy
-	log   *slog.Logger
-	ready chan struct{}
-	once  sync.Once
-	hooks Hooks // set once, before ready is closed
+	rp       *httputil.ReverseProxy // every request but next: answers bounded by timeout
+	longPoll http.RoundTripper      // next: unbounded
+	timeout  time.Duration
+	log      *slog.Logger
+	ready    chan struct{}
+	once     sync.Once
+	hooks    Hooks // set once, before ready is closed
 
 	mu       sync.Mutex
 	inFlight map[string]delivery // by request id: the event the runtime got
 
-	events, results, upstreamFailure, hookErrors atomic.Uint64
+	events, results, upstreamFailure, upstreamTimeout, hookErrors atomic.Uint64
 }
 
 type delivery struct {
@@ -122,18 +149,30 @@ type delivery struct {
 
 // New returns a proxy to upstream (host:port, as in AWS_LAMBDA_RUNTIME_API). It holds
 // every request until SetHooks is called.
-func New(upstream string, log *slog.Logger) (*Proxy, error) {
+func New(upstream string, log *slog.Logger, opts Options) (*Proxy, error) {
 	if _, _, err := net.SplitHostPort(upstream); err != nil {
 		return nil, fmt.Errorf("upstream %q: want host:port: %w", upstream, err)
 	}
-	target := &url.URL{Scheme: "http", Host: upstream}
-	p := &Proxy{log: log, ready: make(chan struct{}), inFlight: make(map[string]delivery)}
-	transport := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true, // bodies pass as they are
+	if opts.UpstreamTimeout < 0 {
+		return nil, fmt.Errorf("upstream timeout %s: must not be negative", opts.UpstreamTimeout)
 	}
+	if opts.UpstreamTimeout == 0 {
+		opts.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	target := &url.URL{Scheme: "http", Host: upstream}
+	p := &Proxy{log: log, ready: make(chan struct{}), inFlight: make(map[string]delivery), timeout: opts.UpstreamTimeout}
+	newTransport := func(headerTimeout time.Duration) *http.Transport {
+		return &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: dialTimeout}).DialContext,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+			DisableCompression:    true, // bodies pass as they are
+			ResponseHeaderTimeout: headerTimeout,
+		}
+	}
+	// Two pools: a long-polling next must not share the bounded transport's limit.
+	p.longPoll = newTransport(0)
+	bounded := &timeoutTransport{rt: newTransport(opts.UpstreamTimeout), after: opts.UpstreamTimeout}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = target.Scheme
@@ -143,7 +182,7 @@ func New(upstream string, log *slog.Logger) (*Proxy, error) {
 			// so that the runtime's trailers reach Lambda.
 			pr.Out.Trailer = pr.In.Trailer
 		},
-		Transport:     transport,
+		Transport:     bounded,
 		FlushInterval: -1, // every write reaches the runtime at once: streaming
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler:  p.upstreamFailed,
@@ -163,7 +202,8 @@ func (p *Proxy) SetHooks(h Hooks) {
 // Stats returns the counts so far.
 func (p *Proxy) Stats() Stats {
 	return Stats{Events: p.events.Load(), Results: p.results.Load(),
-		UpstreamFailure: p.upstreamFailure.Load(), HookErrors: p.hookErrors.Load()}
+		UpstreamFailure: p.upstreamFailure.Load(), UpstreamTimeout: p.upstreamTimeout.Load(),
+		HookErrors: p.hookErrors.Load()}
 }
 
 // ServeHTTP forwards one request of the runtime.
@@ -189,9 +229,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// next forwards GET /next; the event goes through the event hook on its way back.
+// next forwards GET /next, never timed out; the event goes through the event hook on
+// its way back.
 func (p *Proxy) next(w http.ResponseWriter, r *http.Request) {
 	rp := *p.rp
+	rp.Transport = p.longPoll
 	rp.ModifyResponse = func(res *http.Response) error {
 		if res.StatusCode != http.StatusOK {
 			return nil
@@ -281,17 +323,45 @@ func (p *Proxy) hookFailed(hook, id string, err error) {
 	p.log.Error("runtime proxy: hook failed, passing the original on", "hook", hook, "request_id", id, "error", err.Error())
 }
 
-// upstreamFailed answers the runtime at once when the upstream cannot be reached, so
-// that it fails (and Lambda reports the runtime's exit) instead of waiting.
+// upstreamFailed answers the runtime at once when the upstream cannot be reached (502),
+// or did not answer in time (504), so that it fails (and Lambda reports the runtime's
+// exit) instead of waiting.
 func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the runtime went away
+	}
+	if errors.Is(err, errUpstreamTimeout) {
+		n := p.upstreamTimeout.Add(1)
+		if n&(n-1) == 0 {
+			p.log.Error("runtime proxy: upstream did not answer in time", "method", r.Method, "path", r.URL.Path,
+				"timeout", p.timeout.String(), "timeouts", n)
+		}
+		http.Error(w, fmt.Sprintf("runtime API proxy: upstream did not answer %s %s within %s", r.Method, r.URL.Path, p.timeout),
+			http.StatusGatewayTimeout)
+		return
 	}
 	n := p.upstreamFailure.Add(1)
 	if n&(n-1) == 0 {
 		p.log.Error("runtime proxy: upstream unreachable", "path", r.URL.Path, "error", err.Error(), "failures", n)
 	}
 	http.Error(w, "runtime API proxy: upstream unreachable: "+err.Error(), http.StatusBadGateway)
+}
+
+// timeoutTransport tells a missed ResponseHeaderTimeout (errUpstreamTimeout) from the
+// other failures, which all mean the upstream could not be reached.
+type timeoutTransport struct {
+	rt    http.RoundTripper
+	after time.Duration
+}
+
+func (t *timeoutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.rt.RoundTrip(r)
+	var ne net.Error
+	var op *net.OpError
+	if err != nil && errors.As(err, &ne) && ne.Timeout() && !(errors.As(err, &op) && op.Op == "dial") && r.Context().Err() == nil {
+		return nil, fmt.Errorf("%w within %s: %w", errUpstreamTimeout, t.after, err)
+	}
+	return res, err
 }
 
 type countingReader struct {

@@ -77,7 +77,7 @@ func (f *fakeRuntimeAPI) last() seen {
 
 func startProxy(t *testing.T, upstream string, hooks Hooks) (*Proxy, string) {
 	t.Helper()
-	p, err := New(upstream, slog.New(slog.DiscardHandler))
+	p, err := New(upstream, slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestAGoneUpstreamFailsAtOnce(t *testing.T) {
 
 func TestRequestsWaitForTheHooks(t *testing.T) {
 	f := newFake(t)
-	p, err := New(strings.TrimPrefix(f.URL, "http://"), slog.New(slog.DiscardHandler))
+	p, err := New(strings.TrimPrefix(f.URL, "http://"), slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,122 @@ func TestRequestsWaitForTheHooks(t *testing.T) {
 }
 
 func TestNewRefusesABadUpstream(t *testing.T) {
-	if _, err := New("no-port", slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := New("no-port", slog.New(slog.DiscardHandler), Options{}); err == nil {
 		t.Error("accepted an upstream without a port")
 	}
+	if _, err := New("127.0.0.1:9001", slog.New(slog.DiscardHandler), Options{UpstreamTimeout: -time.Second}); err == nil {
+		t.Error("accepted a negative upstream timeout")
+	}
+}
+
+// An upstream that takes a request and never answers: the runtime gets a 504 once the
+// timeout passed, with a log line, but only the wait for an answer is bounded. A next
+// held longer than that, and a streamed response that takes longer than that to send,
+// both go through.
+func TestAHungUpstreamTimesOutButNextAndStreamsDoNot(t *testing.T) {
+	hang := make(chan struct{})        // closed at the end: the hung handler returns
+	releaseNext := make(chan struct{}) // closed once the timeout has surely passed
+	nextArrived := make(chan struct{})
+	streamStarted := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == NextPath:
+			close(nextArrived)
+			<-releaseNext
+			w.Header().Set(HeaderRequestID, "held")
+			io.WriteString(w, `{}`)
+		case r.Header.Get(HeaderResponseMode) == "streaming":
+			b := make([]byte, 5)
+			io.ReadFull(r.Body, b)
+			close(streamStarted)
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			io.Copy(io.Discard, r.Body)
+			<-hang
+		}
+	}))
+	t.Cleanup(upstream.Close)
+	t.Cleanup(func() { close(hang) }) // runs first: Close waits for the handlers
+	logs := make(logLines, 16)
+	p, err := New(strings.TrimPrefix(upstream.URL, "http://"), slog.New(slog.NewJSONHandler(logs, nil)),
+		Options{UpstreamTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetHooks(Hooks{})
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	nextDone := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.Get(srv.URL + NextPath)
+		if err != nil {
+			t.Error(err)
+		}
+		nextDone <- res
+	}()
+	<-nextArrived
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/2018-06-01/runtime/invocation/s1/response", pr)
+	req.Header.Set(HeaderResponseMode, "streaming")
+	streamDone := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		streamDone <- res
+	}()
+	io.WriteString(pw, "first")
+	<-streamStarted
+
+	// Both are now older than this request's answer.
+	res, err := http.Post(srv.URL+"/2018-06-01/runtime/invocation/r1/response", "application/json", strings.NewReader(`{"ok":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "upstream did not answer POST /2018-06-01/runtime/invocation/r1/response within 50ms") {
+		t.Errorf("runtime got %d %q, want 504 with the reason", res.StatusCode, body)
+	}
+	if s := p.Stats(); s.UpstreamTimeout != 1 || s.UpstreamFailure != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// The proxy logs before it answers.
+	select {
+	case line := <-logs:
+		if !strings.Contains(line, `"msg":"runtime proxy: upstream did not answer in time"`) || !strings.Contains(line, `"timeout":"50ms"`) {
+			t.Errorf("log line %s", line)
+		}
+	default:
+		t.Error("no log line for the timeout")
+	}
+
+	io.WriteString(pw, " and the rest")
+	pw.Close()
+	if res := <-streamDone; res == nil || res.StatusCode != http.StatusAccepted {
+		t.Errorf("streamed response: %v, want Lambda's 202", res)
+	} else {
+		res.Body.Close()
+	}
+	close(releaseNext)
+	if res := <-nextDone; res == nil || res.StatusCode != http.StatusOK || res.Header.Get(HeaderRequestID) != "held" {
+		t.Errorf("held next: %v, want the event", res)
+	} else {
+		res.Body.Close()
+	}
+	if s := p.Stats(); s.UpstreamTimeout != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// logLines is a log destination that hands each line to the test.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
 }

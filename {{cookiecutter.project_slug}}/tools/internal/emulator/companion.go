@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -30,16 +32,24 @@ type CompanionConfig struct {
 	// with its session token in X-<extension name>-Token) once in its init and once
 	// per invocation; every call shows on the timeline.
 	LocalAPIKey string
+	// RuntimeProxy, when set, runs an emulated runtime that calls the Runtime API
+	// (served by the emulator, at AWS_LAMBDA_RUNTIME_API) through the extension's
+	// proxy at 127.0.0.1:PREFIX_PROXY_PORT, as the layer's exec wrapper makes a real
+	// runtime do; see runtime.go. Off with LMI (one runtime worker per concurrent
+	// invocation is not emulated).
+	RuntimeProxy bool
 }
 
 // RegisterFlags adds the companion flags.
 func (c *CompanionConfig) RegisterFlags(flags *flag.FlagSet) {
 	flags.StringVar(&c.LocalAPIKey, "local-api-key", "", "the emulated function calls the extension's local API, GET /v1/`KEY` with its session token, in its init and on every invocation (local-api bakes)")
+	flags.BoolVar(&c.RuntimeProxy, "runtime-proxy", false, "run an emulated runtime that gets each invocation and posts its response through the extension's Runtime API proxy, 127.0.0.1:"+extension.Prefix+"PROXY_PORT (runtime-proxy bakes; make local sets it; off with -lmi)")
 }
 
 // companionState is what the emulated function knows of the companion.
 type companionState struct {
 	localAddr string // 127.0.0.1:PREFIX_LOCAL_PORT, as the extension got it
+	proxyAddr string // 127.0.0.1:PREFIX_PROXY_PORT, as the extension got it
 	token     string // AWS_SESSION_TOKEN, as the extension got it
 	initDone  sync.WaitGroup
 }
@@ -52,6 +62,8 @@ func (s *companionState) configure(env []string) {
 		switch k {
 		case extension.Prefix + "LOCAL_PORT":
 			s.localAddr = net.JoinHostPort("127.0.0.1", v)
+		case extension.Prefix + "PROXY_PORT":
+			s.proxyAddr = net.JoinHostPort("127.0.0.1", v)
 		case "AWS_SESSION_TOKEN":
 			s.token = v
 		}
@@ -86,8 +98,12 @@ func freePort() (int, error) {
 }
 
 // functionInit runs the emulated function's init once the extension registered: its
-// call to the local API waits, as in Lambda, for the extension's constructor.
+// call to the local API, and the runtime's first next through the proxy, wait, as in
+// Lambda, for the extension's constructor.
 func (e *Emulator) functionInit() {
+	if e.cfg.Companion.RuntimeProxy {
+		e.startRuntime()
+	}
 	if e.cfg.Companion.LocalAPIKey == "" {
 		return
 	}
@@ -98,41 +114,88 @@ func (e *Emulator) functionInit() {
 	}()
 }
 
-// functionInvoke is the emulated function's work for one invocation.
-func (e *Emulator) functionInvoke(requestID string) {
+// functionInvoke is the emulated function's work for invocation i, delivered at
+// delivered; the function returned once the returned func returns (see runtime.go).
+func (e *Emulator) functionInvoke(i int, requestID string, delivered, deadline time.Time, trace string) (returned func()) {
+	returned = func() {}
+	if e.cfg.Companion.RuntimeProxy {
+		returned = e.runtimeInvoke(i, requestID, delivered, deadline, trace)
+	}
 	if e.cfg.Companion.LocalAPIKey != "" {
 		e.callLocalAPI(requestID)
 	}
+	return returned
 }
 
 var localAPIClient = &http.Client{Timeout: localAPITimeout}
 
 // callLocalAPI makes one call and puts it on the timeline: status, X-Cache, time.
 func (e *Emulator) callLocalAPI(who string) {
-	started := time.Now()
 	path := "/v1/" + url.PathEscape(e.cfg.Companion.LocalAPIKey)
+	c := functionCall(context.Background(), localAPIClient, http.MethodGet, "http://"+e.fn.localAddr+path,
+		http.Header{"X-" + e.name + "-Token": {e.fn.token}}, nil)
 	detail := who + ": GET " + path + " "
-	req, err := http.NewRequest(http.MethodGet, "http://"+e.fn.localAddr+path, nil)
-	if err == nil {
-		req.Header.Set("X-"+e.name+"-Token", e.fn.token)
-		var res *http.Response
-		if res, err = localAPIClient.Do(req); err == nil {
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			detail += fmt.Sprintf("-> %d", res.StatusCode)
-			if how := res.Header.Get("X-Cache"); how != "" {
-				detail += " " + how
-			}
-			detail += " in " + fmtDur(time.Since(started))
+	if c.err != nil {
+		detail += "failed: " + c.err.Error()
+	} else {
+		detail += fmt.Sprintf("-> %d", c.status)
+		if how := c.header.Get("X-Cache"); how != "" {
+			detail += " " + how
+		}
+		detail += " in " + fmtDur(c.took)
+	}
+	e.functionEntry(c.started, "local API", detail)
+}
+
+// call is one HTTP call of the emulated function (to the local API, or the runtime's
+// to the Runtime API through the proxy), as it saw it.
+type call struct {
+	started time.Time
+	took    time.Duration // until the whole answer was read
+	status  int
+	header  http.Header
+	body    []byte
+	err     error
+}
+
+// functionCall makes one call of the emulated function and reads the whole answer.
+func functionCall(ctx context.Context, client *http.Client, method, url string, header http.Header, body []byte) call {
+	c := call{started: time.Now()}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		c.err = err
+		return c
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
 		}
 	}
+	res, err := client.Do(req)
 	if err != nil {
-		detail += "failed: " + err.Error()
+		c.err = err
+		return c
 	}
-	// The entry goes where its start belongs: other entries came while it ran.
+	defer res.Body.Close()
+	c.body, c.err = io.ReadAll(io.LimitReader(res.Body, maxBody))
+	c.took = time.Since(c.started)
+	c.status, c.header = res.StatusCode, res.Header
+	return c
+}
+
+// functionEntry puts an entry of the emulated function on the timeline where its
+// start belongs (other entries came while the call ran), and passes it on live.
+func (e *Emulator) functionEntry(started time.Time, what, detail string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	entry := Entry{At: e.since(started), What: "local API", Detail: detail}
+	entry := Entry{At: e.since(started), What: what, Detail: detail}
 	i := sort.Search(len(e.report.Timeline), func(i int) bool { return e.report.Timeline[i].At > entry.At })
 	e.report.Timeline = slices.Insert(e.report.Timeline, i, entry)
+	if e.cfg.OnEvent != nil {
+		e.cfg.OnEvent(entry)
+	}
 }

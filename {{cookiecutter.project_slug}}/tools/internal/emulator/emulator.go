@@ -178,6 +178,8 @@ func (c *Config) applyDefaults() {
 	}
 	if c.LMI {
 		c.Freeze = false // the environment runs continuously
+		// One runtime worker per concurrent invocation is not emulated.
+		c.Companion.RuntimeProxy = false
 		if c.LMIConcurrency <= 0 {
 			c.LMIConcurrency = DefaultLMIConcurrency
 		}
@@ -214,6 +216,7 @@ type Emulator struct {
 
 	tel  telemetryState // owned by telemetry.go
 	sink sinkState      // owned by sink.go
+	rt   runtimeState   // owned by runtime.go
 }
 
 // arrival is one GET /event/next waiting for its answer.
@@ -263,6 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	mux.HandleFunc("POST "+apiPrefix+"/init/error", e.handleError("init/error"))
 	mux.HandleFunc("POST "+apiPrefix+"/exit/error", e.handleError("exit/error"))
 	mux.HandleFunc("PUT /2022-07-01/telemetry", e.handleTelemetry)
+	e.serveRuntimeAPI(mux)
 	mux.HandleFunc("/", e.handleUnknown)
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go e.srv.Serve(ln)
@@ -279,10 +283,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := e.drive(ctx); err != nil {
 		return nil, err
 	}
+	e.waitRuntime()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.report.finish()
 	e.telemetryReport(&e.report.Telemetry)
+	e.runtimeReport(&e.report.RuntimeProxy)
 	r := e.report
 	return &r, nil
 }
@@ -549,15 +555,13 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 	requestID := newUUID()
 	delivered := time.Now()
 	deadline := delivered.Add(cfg.InvokeTimeout)
+	trace := fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=1", delivered.Unix(), randomHex(24), randomHex(16))
 	body, _ := json.Marshal(map[string]any{
 		"eventType":          "INVOKE",
 		"deadlineMs":         deadline.UnixMilli(),
 		"requestId":          requestID,
 		"invokedFunctionArn": fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, emulatedAccountID, cfg.FunctionName),
-		"tracing": map[string]string{
-			"type":  "X-Amzn-Trace-Id",
-			"value": fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=1", delivered.Unix(), randomHex(24), randomHex(16)),
-		},
+		"tracing":            map[string]string{"type": "X-Amzn-Trace-Id", "value": trace},
 	})
 	detail := requestID
 	if cfg.Fault == FaultMalformedEvent && i == 0 {
@@ -575,7 +579,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 		e.markFault(delivered)
 	}
 	e.mu.Unlock()
-	e.functionInvoke(requestID)
+	functionReturned := e.functionInvoke(i, requestID, delivered, deadline, trace)
 
 	next, timedOut := d.wait(deadline)
 	if next == nil {
@@ -596,6 +600,7 @@ func (d *driver) invoke(i int, a *arrival) *arrival {
 		d.abandon(next)
 		return nil
 	}
+	functionReturned()
 	end := fnEnd
 	if next.at.After(end) {
 		end = next.at
@@ -663,6 +668,7 @@ func (d *driver) awaitExit(limit time.Duration) {
 func (d *driver) shutdown(a *arrival) {
 	e := d.e
 	cfg := e.cfg
+	e.stopRuntime()
 	e.telemetryPhase(Phase{Kind: PhaseShutdown, Start: time.Now()})
 	delivered := time.Now()
 	deadline := delivered.Add(cfg.ShutdownDeadline)

@@ -37,7 +37,7 @@ func helper(mode string) int {
 	root := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API")
 	name := filepath.Base(os.Args[0])
 	call := func(method, path, id string, header map[string]string, body string) (*http.Response, []byte) {
-		if !strings.HasPrefix(path, "/2022") {
+		if !strings.HasPrefix(path, "/2022") && !strings.HasPrefix(path, "/2018") {
 			path = apiPrefix + path
 		}
 		req, _ := http.NewRequest(method, root+path, strings.NewReader(body))
@@ -93,6 +93,14 @@ func helper(mode string) int {
 		id = register(name, `["INVOKE","SHUTDOWN"]`)
 		resp, _ := call("PUT", "/2022-07-01/telemetry", id, nil, `{}`)
 		fmt.Printf("telemetry status %d\n", resp.StatusCode)
+	case "proxy", "proxy-rewrites", "proxy-changes-id":
+		if err := helperProxy(mode); err != nil { // runtime_test.go
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+	case "runtime-api-call":
+		resp, _ := call("GET", "/2018-06-01/runtime/invocation/next", "", nil, "")
+		fmt.Printf("runtime next status %d\n", resp.StatusCode)
 	}
 	// The lifecycle: loop on next; "slow-invoke" works 150ms per INVOKE,
 	// "ignore-shutdown" never exits.

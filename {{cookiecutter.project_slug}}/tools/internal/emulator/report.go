@@ -66,6 +66,9 @@ type Report struct {
 	Timeline   []Entry
 	Telemetry  TelemetryReport
 	Sink       SinkReport
+	// RuntimeProxy is what the emulated runtime did through the extension's Runtime
+	// API proxy (Config.Companion.RuntimeProxy).
+	RuntimeProxy RuntimeProxyReport
 
 	// Logs keeps the extension's lifecycle log lines, and its first warnings and
 	// errors, when the emulator read its output (Config.Logs).
@@ -228,6 +231,9 @@ func (r *Report) summary() string {
 	if r.LMIInvocations > 0 {
 		fmt.Fprintf(&b, "  invocations     %d (Lambda Managed Instances: no INVOKE events)\n", r.LMIInvocations)
 	}
+	if p := r.RuntimeProxy; p.Enabled {
+		b.WriteString(p.summary())
+	}
 	if k := r.Sink; k.Requests > 0 {
 		fmt.Fprintf(&b, "  sink            %d requests (%d gzip), %d records taken, %d requests refused\n", k.Requests, k.Gzip, k.Records, k.Refused)
 	}
@@ -285,32 +291,33 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Detail string  `json:"detail,omitempty"`
 	}
 	out := struct {
-		Extension        string          `json:"extension"`
-		Fault            string          `json:"fault"`
-		Registered       bool            `json:"registered"`
-		RegisteredName   string          `json:"registered_name"`
-		Events           []string        `json:"events"`
-		AcceptFeature    string          `json:"accept_feature"`
-		RegisterCalls    int             `json:"register_calls"`
-		NextCalls        int             `json:"next_calls"`
-		AbandonedNexts   int             `json:"abandoned_nexts"`
-		InitDone         bool            `json:"init_done"`
-		InitMs           float64         `json:"init_ms"`
-		Invokes          []invoke        `json:"invokes"`
-		Shutdown         *shutdown       `json:"shutdown"`
-		ErrorReports     []errorReport   `json:"error_reports"`
-		FaultAtMs        *float64        `json:"fault_at_ms"`
-		ExitAfterFaultMs float64         `json:"exit_after_fault_ms"`
-		Exited           bool            `json:"exited"`
-		ExitAtMs         float64         `json:"exit_at_ms"`
-		ExitCode         int             `json:"exit_code"`
-		Signal           string          `json:"signal,omitempty"`
-		Killed           bool            `json:"killed"`
-		Outcome          Outcome         `json:"outcome"`
-		OK               bool            `json:"ok"`
-		Violations       []string        `json:"violations"`
-		Timeline         []entry         `json:"timeline"`
-		Telemetry        TelemetryReport `json:"telemetry"`
+		Extension        string            `json:"extension"`
+		Fault            string            `json:"fault"`
+		Registered       bool              `json:"registered"`
+		RegisteredName   string            `json:"registered_name"`
+		Events           []string          `json:"events"`
+		AcceptFeature    string            `json:"accept_feature"`
+		RegisterCalls    int               `json:"register_calls"`
+		NextCalls        int               `json:"next_calls"`
+		AbandonedNexts   int               `json:"abandoned_nexts"`
+		InitDone         bool              `json:"init_done"`
+		InitMs           float64           `json:"init_ms"`
+		Invokes          []invoke          `json:"invokes"`
+		Shutdown         *shutdown         `json:"shutdown"`
+		ErrorReports     []errorReport     `json:"error_reports"`
+		FaultAtMs        *float64          `json:"fault_at_ms"`
+		ExitAfterFaultMs float64           `json:"exit_after_fault_ms"`
+		Exited           bool              `json:"exited"`
+		ExitAtMs         float64           `json:"exit_at_ms"`
+		ExitCode         int               `json:"exit_code"`
+		Signal           string            `json:"signal,omitempty"`
+		Killed           bool              `json:"killed"`
+		Outcome          Outcome           `json:"outcome"`
+		OK               bool              `json:"ok"`
+		Violations       []string          `json:"violations"`
+		Timeline         []entry           `json:"timeline"`
+		Telemetry        TelemetryReport   `json:"telemetry"`
+		RuntimeProxy     *runtimeProxyJSON `json:"runtime_proxy,omitempty"`
 	}{
 		Extension: r.Extension, Fault: string(r.Fault), Registered: r.Registered,
 		RegisteredName: r.RegisteredName, Events: r.Events, AcceptFeature: r.AcceptFeature, RegisterCalls: r.RegisterCalls,
@@ -318,7 +325,8 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		InitMs: ms(r.Init), ExitAfterFaultMs: ms(r.ExitAfterFault()), Exited: r.Exited,
 		ExitAtMs: ms(r.ExitAt), ExitCode: r.ExitCode, Signal: r.Signal, Killed: r.Killed,
 		Outcome: r.Outcome, OK: r.OK(), Violations: r.Violations, Telemetry: r.Telemetry,
-		Invokes: []invoke{}, ErrorReports: []errorReport{}, Timeline: []entry{},
+		RuntimeProxy: r.RuntimeProxy.json(),
+		Invokes:      []invoke{}, ErrorReports: []errorReport{}, Timeline: []entry{},
 	}
 	if out.Events == nil {
 		out.Events = []string{}
