@@ -175,10 +175,12 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.inFlight.Add(-1)
 	}()
 	if r.URL.Path != ListenPath {
+		l.discardBody(w, r)
 		l.reject(w, http.StatusNotFound, "no such path: "+r.URL.Path)
 		return
 	}
 	if r.Method != http.MethodPost {
+		l.discardBody(w, r)
 		w.Header().Set("Allow", http.MethodPost)
 		l.reject(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 		return
@@ -192,6 +194,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case l.reading <- struct{}{}:
 		wait.Stop()
 	case <-wait.C:
+		l.discardBody(w, r)
 		l.reject(w, http.StatusServiceUnavailable, fmt.Sprintf("%d requests are being read already", maxReading))
 		return
 	case <-r.Context().Done():
@@ -227,6 +230,15 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// discardBody reads a refused request's body to the end, holding no more than a copy
+// buffer, up to the body cap and within the server's read timeout. Left unread, a body
+// over net/http's 256 KB makes the server close the connection while the client may
+// still be writing it: the client gets a reset instead of the answer, and cannot tell
+// a busy listener (503: retry) from a dead one.
+func (l *Listener) discardBody(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, l.opts.MaxBodyBytes))
 }
 
 // reject answers a request that is not a batch. It logs on the 1st, 2nd, 4th, 8th...

@@ -354,18 +354,17 @@ func TestStopClosesStalledConnections(t *testing.T) {
 	}
 }
 
-// While every reading slot is held by a slow client, another request waits for a
-// slot and is refused with 503 instead of being buffered too.
-func TestConcurrentBodiesAreBounded(t *testing.T) {
-	c := &collector{}
-	l := listen(t, telemetryapi.ListenOptions{}, c.sink, &logBuffer{})
+// holdSlots opens 4 slow clients that each hold a reading slot, and returns once a
+// batch beside them is refused with 503; closing the connections frees the slots.
+func holdSlots(t *testing.T, l *telemetryapi.Listener) []net.Conn {
+	t.Helper()
 	var conns []net.Conn
 	for range 4 {
 		conn, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		t.Cleanup(func() { conn.Close() })
 		io.WriteString(conn, "POST /telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n[")
 		conns = append(conns, conn)
 	}
@@ -373,16 +372,25 @@ func TestConcurrentBodiesAreBounded(t *testing.T) {
 	for {
 		status := post(t, l, http.MethodPost, "/telemetry", twoRecords)
 		if status == http.StatusServiceUnavailable {
-			break
+			return conns
 		}
 		// The slow clients may not hold their slots yet: try again until they do.
 		if status != http.StatusOK || time.Now().After(deadline) {
 			t.Fatalf("status %d, want 503 once 4 bodies are being read", status)
 		}
 	}
+}
+
+// While every reading slot is held by a slow client, another request waits for a
+// slot and is refused with 503 instead of being buffered too.
+func TestConcurrentBodiesAreBounded(t *testing.T) {
+	c := &collector{}
+	l := listen(t, telemetryapi.ListenOptions{}, c.sink, &logBuffer{})
+	conns := holdSlots(t, l)
 	for _, conn := range conns {
 		conn.Close()
 	}
+	deadline := time.Now().Add(maxWait)
 	for time.Now().Before(deadline) {
 		if post(t, l, http.MethodPost, "/telemetry", twoRecords) == http.StatusOK {
 			return
@@ -390,6 +398,43 @@ func TestConcurrentBodiesAreBounded(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Error("the listener never took batches again after the slow clients left")
+}
+
+// A large body refused for want of a slot is read to the end first, so its client
+// gets the 503 on a connection kept alive. Refused unread, net/http closes the
+// connection (Connection: close) and a client still writing the body gets a reset:
+// under load, hundreds of the load test's attackers saw no answer at all.
+func TestABusyRefusalReadsTheBodyAndKeepsTheConnection(t *testing.T) {
+	l := listen(t, telemetryapi.ListenOptions{}, (&collector{}).sink, &logBuffer{})
+	holdSlots(t, l)
+	size := int(telemetryapi.MaxBodyBytes(telemetryapi.MinMaxBytes)) - 1000
+	body := "[" + strings.Repeat(" ", size-2) + "]"
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(maxWait)) // bounds a broken listener, not a speed
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(conn, fmt.Sprintf("POST /telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+		wrote <- err
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+	if resp.Close {
+		t.Errorf("the 503 closes the connection (Connection: close): the body was not read")
+	}
+	if err := <-wrote; err != nil {
+		t.Errorf("writing the body: %v", err)
+	}
 }
 
 func TestAnOversizedDeclaredBodyIsRefusedUnread(t *testing.T) {

@@ -121,6 +121,10 @@ type Config struct {
 	InitTimeout      time.Duration // init phase limit (default 10s)
 	ShutdownReason   string        // default "spindown"
 	ShutdownDeadline time.Duration // SHUTDOWN delivery to deadlineMs (default 2s)
+	// HoldShutdown, when set, holds SHUTDOWN after the last invocation until it is
+	// closed: a test that works on the extension from outside (a load on its
+	// listener) keeps the environment up for as long as that takes.
+	HoldShutdown <-chan struct{}
 
 	// Freeze stops the extension (SIGSTOP) while the environment is idle between
 	// invocations and continues it (SIGCONT) before the next event, as Lambda freezes
@@ -518,7 +522,28 @@ func (d *driver) run() {
 			return
 		}
 	}
+	if !d.holdShutdown() {
+		d.abandon(a)
+		return
+	}
 	d.shutdown(a)
+}
+
+// holdShutdown waits, when Config.HoldShutdown is set, until it is closed; it reports
+// whether to go on (false: the process exited or ctx ended first).
+func (d *driver) holdShutdown() bool {
+	if d.e.cfg.HoldShutdown == nil {
+		return true
+	}
+	select {
+	case <-d.e.cfg.HoldShutdown:
+		return true
+	case x := <-d.exited:
+		d.exit = &x
+		return false
+	case <-d.ctx.Done():
+		return false
+	}
 }
 
 // runtimeDoneAt delivers the function's telemetry when it returns, FunctionDuration

@@ -312,3 +312,51 @@ func TestRunRefusesAMissingBinary(t *testing.T) {
 		t.Error("Run with a missing binary returned no error")
 	}
 }
+
+// HoldShutdown keeps the environment up after the invocations until it is closed;
+// a run whose hold is never closed ends (here by its context) without a SHUTDOWN.
+func TestHoldShutdown(t *testing.T) {
+	t.Parallel()
+	shutdowns := func(r *Report) int {
+		n := 0
+		for _, e := range r.Timeline {
+			if e.What == "SHUTDOWN" {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("released", func(t *testing.T) {
+		t.Parallel()
+		hold := make(chan struct{})
+		close(hold)
+		r, _ := runHelper(t, "good", Config{Invokes: 1, HoldShutdown: hold})
+		if shutdowns(r) != 1 || r.ExitCode != 0 {
+			t.Errorf("%d SHUTDOWN events, exit %d: want one, and exit 0", shutdowns(r), r.ExitCode)
+		}
+	})
+	t.Run("held", func(t *testing.T) {
+		t.Parallel()
+		back := make(chan struct{}, 1)
+		cfg := Config{Invokes: 1, HoldShutdown: make(chan struct{}), Binary: os.Args[0], Output: io.Discard,
+			Env: []string{helperEnv + "=good", raceExitEnv},
+			OnEvent: func(e Entry) {
+				if e.What == "back in next" {
+					back <- struct{}{}
+				}
+			}}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		go func() {
+			<-back
+			cancel()
+		}()
+		r, err := Run(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shutdowns(r) != 0 {
+			t.Errorf("SHUTDOWN sent although HoldShutdown was never closed")
+		}
+	})
+}
