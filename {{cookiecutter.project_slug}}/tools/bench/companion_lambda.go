@@ -174,26 +174,10 @@ func (p *companionProcess) stop() error {
 	return err
 }
 
-// cpuTime is the CPU time (user and system) the process has used so far, from
-// /proc/<pid>/stat; ok is false where there is no /proc.
-func (p *companionProcess) cpuTime() (d time.Duration, ok bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name, in parentheses, may hold spaces: count fields after it.
-	_, rest, found := strings.Cut(string(data), ") ")
-	fields := strings.Fields(rest)
-	if !found || len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux Lambda runs
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond, true
+// measuredCompanion is the figures of a companion this variant has, before any.
+func measuredCompanion(kind string, o options, description string) Companion {
+	return Companion{Kind: kind, Available: true, Description: description,
+		Rounds: o.companionRounds, Requests: o.companionReqs, Load: [][]float64{}}
 }
 
 // warmUp is the untimed requests (round trips) a client makes before n timed ones:

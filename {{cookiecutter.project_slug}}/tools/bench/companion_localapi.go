@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,14 +21,8 @@ const benchKey = "db-password"
 
 // benchCompanion measures the local API's cache hits (see Companion).
 func benchCompanion(ctx context.Context, o options, bin, logDir string, say func(string, ...any)) (Companion, error) {
-	c := Companion{
-		Kind:        "local-api",
-		Available:   true,
-		Description: "cache hits of the extension's local API (the demo cache), GET /v1/<key> with the token header over keep-alive loopback connections",
-		Rounds:      o.companionRounds,
-		Requests:    o.companionReqs,
-		Load:        [][]float64{},
-	}
+	c := measuredCompanion("local-api", o,
+		"cache hits of the extension's local API (the demo cache), GET /v1/<key> with the token header over keep-alive loopback connections")
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "correct horse battery staple")
@@ -156,4 +152,26 @@ func localAPIGet(client *http.Client, url, header, want string) (time.Duration, 
 		return 0, fmt.Errorf("GET %s: status %d, X-Cache %q, want 200 and %q", url, res.StatusCode, res.Header.Get("X-Cache"), want)
 	}
 	return took, nil
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far, from
+// /proc/<pid>/stat; ok is false where there is no /proc.
+func (p *companionProcess) cpuTime() (d time.Duration, ok bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	_, rest, found := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !found || len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const ticksPerSecond = 100 // USER_HZ, 100 on every Linux Lambda runs
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond, true
 }

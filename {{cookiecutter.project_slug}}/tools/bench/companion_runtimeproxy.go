@@ -15,14 +15,8 @@ import (
 // benchCompanion measures what the Runtime API proxy adds to an invocation's round
 // trip (see Companion).
 func benchCompanion(ctx context.Context, o options, bin, logDir string, say func(string, ...any)) (Companion, error) {
-	c := Companion{
-		Kind:        "runtime-proxy",
-		Available:   true,
-		Description: "one invocation's Runtime API round trip (GET next, POST response) straight to a stand-in Runtime API and through the extension's proxy (the demo hooks included), over keep-alive loopback connections",
-		Rounds:      o.companionRounds,
-		Requests:    o.companionReqs,
-		Load:        [][]float64{},
-	}
+	c := measuredCompanion("runtime-proxy", o,
+		"one invocation's Runtime API round trip (GET next, POST response) straight to a stand-in Runtime API and through the extension's proxy (the demo hooks included), over keep-alive loopback connections")
 	port, err := freeLoopbackPort()
 	if err != nil {
 		return c, err
