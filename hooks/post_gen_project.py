@@ -62,12 +62,13 @@ NO_TELEMETRY_ONLY = ["extension/notelemetry.go"]
 COMPANION_SHARED = [
     "extension/companion.go",
     "extension/companion_test.go",
+    "tools/bench/companion_lambda.go",
 ]
 # The limits of every HTTP server the extension runs on this machine: the telemetry
 # listener's and the companions'.
 LOOPBACK = "extension/internal/loopback"
 COMPANION_FILES = {
-    "none": ["extension/companion_none.go"],
+    "none": ["extension/companion_none.go", "tools/bench/companion_none.go"],
     "local-api": COMPANION_SHARED + [
         "extension/companion_localapi.go",
         "extension/companion_localapi_test.go",
@@ -75,6 +76,7 @@ COMPANION_FILES = {
         "processor/localapi.go",
         "processor/localapi_test.go",
         "tools/e2e/localapi_e2e_test.go",
+        "tools/bench/companion_localapi.go",
     ],
     "runtime-proxy": COMPANION_SHARED + [
         "extension/companion_runtimeproxy.go",
@@ -83,6 +85,7 @@ COMPANION_FILES = {
         "processor/runtimeproxy.go",
         "processor/runtimeproxy_test.go",
         "tools/e2e/runtimeproxy_e2e_test.go",
+        "tools/bench/companion_runtimeproxy.go",
         "scripts/runtime-wrapper",
     ],
 }

@@ -17,8 +17,9 @@ import zipfile
 
 import pytest
 
-from conftest import BASE_ANSWERS, REPO_ROOT, go_install, project_of, require_tool, run
+from conftest import BASE_ANSWERS, REPO_ROOT, go_env, go_install, project_of, require_tool, run
 from test_api import STATICCHECK, STATICCHECK_VERSION, imports
+from test_bench import check_summary, is_number
 from test_hooks import bake_cli, replay_dir
 
 EXTENSION = BASE_ANSWERS["extension_name"]
@@ -41,21 +42,23 @@ ONE_PER_KIND = [p for p in COMPANION_PARAMS if p.values[0]["processing"] == "syn
 
 # Files only one kind has (relative to the project); the "none" stand-in too.
 ONLY = {
-    "none": ["extension/companion_none.go"],
+    "none": ["extension/companion_none.go", "tools/bench/companion_none.go"],
     "local-api": [
         "extension/companion_localapi.go",
         "extension/internal/localapi/localapi.go",
         "processor/localapi.go",
+        "tools/bench/companion_localapi.go",
     ],
     "runtime-proxy": [
         "extension/companion_runtimeproxy.go",
         "extension/internal/runtimeproxy/proxy.go",
         "processor/runtimeproxy.go",
         "scripts/runtime-wrapper",
+        "tools/bench/companion_runtimeproxy.go",
         "tools/e2e/runtimeproxy_e2e_test.go",
     ],
 }
-SHARED = ["extension/companion.go", "extension/internal/loopback/loopback.go"]
+SHARED = ["extension/companion.go", "extension/internal/loopback/loopback.go", "tools/bench/companion_lambda.go"]
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +216,68 @@ def test_make_local_runs_the_runtime_through_the_proxy(baked, options):
     assert all(i["got_request_id"] == i["request_id"] and i["status"] == 202 for i in proxy["invocations"])
     # The human timeline (on stderr with -json) has each proxied call.
     assert proc.stderr.count("next via proxy") == 3 and proc.stderr.count("response via proxy") == 3
+
+
+# make bench's companion part, quick: every other part at its smallest.
+COMPANION_ROUNDS = 2
+COMPANION_BENCH = " ".join(
+    [
+        "-rounds 1", "-invokes 2", "-init-samples 0", "-work 1ms", "-work-rounds 1", "-work-invokes 1",
+        "-telemetry-records 1000", "-delivery=false", "-micro=false",
+        "-companion-rounds %d" % COMPANION_ROUNDS, "-companion-requests 100", "-companion-clients 2",
+    ]
+)
+# The companion section's lines, per kind, and the budgets.json keys it is checked against.
+COMPANION_LINES = {
+    "local-api": ["companion (local API): cache hits", "local API hit p50 (1 client)", "local API hit p99 (1 client)",
+                  "local API hits/s (2 clients)", "local API hit p50 (2 clients)", "extension CPU per hit"],
+    "runtime-proxy": ["companion (runtime proxy): one invocation's round trip", "round trip p50", "round trip p99"],
+}
+COMPANION_BUDGETS = {
+    "local-api": {"local_api_hit_p50", "local_api_hits_per_s"},
+    "runtime-proxy": {"proxy_added_p50"},
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_make_bench_measures_the_companion(cookies_session, kind):
+    """make bench runs the extension as built and calls its companion: the section is
+    there with positive figures, each reported against its budget (met or not: the
+    figures depend on the machine and its load)."""
+    require_tool("go")
+    require_tool("make")
+    answers = {**BASE_ANSWERS, "companion": kind, "processing": "sync", "architecture": "x86_64", "telemetry": kind == "local-api"}
+    # A bake of its own: make bench writes build/bench, which shared bakes must not see.
+    project = project_of(cookies_session.bake(extra_context=answers, template=str(REPO_ROOT)))
+    proc = run(["make", "bench", "BENCH_FLAGS=" + COMPANION_BENCH], cwd=project, env=go_env(), timeout=600)
+    results = json.loads((project / "build" / "bench" / "results.json").read_text())
+
+    for line in COMPANION_LINES[kind]:
+        assert line in proc.stdout, line
+    assert "load average (1 min) after each round: " in proc.stdout
+    companion = results["companion"]
+    assert (companion["kind"], companion["available"]) == (kind, True)
+    assert (companion["rounds"], companion["requests"]) == (COMPANION_ROUNDS, 100)
+    assert len(companion["load"]) == COMPANION_ROUNDS
+    if kind == "local-api":
+        figures = companion["local_api"]
+        assert "runtime_proxy" not in companion and figures["clients"] == 2
+        for key in ("hit_p50_us", "hit_p99_us", "hits_per_s", "loaded_p50_us", "cpu_per_hit_us"):
+            check_summary(figures[key], COMPANION_ROUNDS, where=key)
+        for p50, p99 in zip(figures["hit_p50_us"]["samples"], figures["hit_p99_us"]["samples"]):
+            assert p50 <= p99
+    else:
+        figures = companion["runtime_proxy"]
+        assert "local_api" not in companion
+        for key in ("direct_p50_us", "direct_p99_us", "proxied_p50_us", "proxied_p99_us"):
+            check_summary(figures[key], COMPANION_ROUNDS, where=key)
+        # What the proxy adds may come out either way in a round: only its arithmetic is checked.
+        check_summary(figures["added_p50_us"], COMPANION_ROUNDS, positive=False, where="added_p50_us")
+        for added, proxied, direct in zip(*(figures[k]["samples"] for k in ("added_p50_us", "proxied_p50_us", "direct_p50_us"))):
+            assert added == pytest.approx(proxied - direct)
+    checks = {c["figure"]: c for c in results["budgets"]["checks"]}
+    for figure in COMPANION_BUDGETS[kind]:
+        assert is_number(checks[figure]["value"]) and isinstance(checks[figure]["within"], bool), figure
+        assert checks[figure]["key"].startswith("bench."), figure
+    others = set().union(*COMPANION_BUDGETS.values()) - COMPANION_BUDGETS[kind]
+    assert not others & set(checks)

@@ -55,9 +55,13 @@ type Cache struct {
 
 type entry struct {
 	value       []byte
-	contentType string
+	contentType []string // the Content-Type header's value, nil for none
 	fetched     time.Time
 }
+
+// The X-Cache header's values, shared by every response: http.Header.Set would
+// allocate a new []string per request.
+var xCache = map[string][]string{"hit": {"hit"}, "miss": {"miss"}, "stale": {"stale"}}
 
 type fetchCall struct {
 	done chan struct{}
@@ -133,9 +137,10 @@ func (c *Cache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func serve(w http.ResponseWriter, e *entry, how string) {
-	w.Header().Set("X-Cache", how)
-	if e.contentType != "" {
-		w.Header().Set("Content-Type", e.contentType)
+	h := w.Header()
+	h["X-Cache"] = xCache[how]
+	if e.contentType != nil {
+		h["Content-Type"] = e.contentType
 	}
 	w.Write(e.value)
 }
@@ -215,5 +220,9 @@ func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
 	if len(value) > maxValueBytes {
 		return nil, fmt.Errorf("upstream value larger than %d bytes", maxValueBytes)
 	}
-	return &entry{value: value, contentType: res.Header.Get("Content-Type"), fetched: c.now()}, nil
+	e := &entry{value: value, fetched: c.now()}
+	if ct := res.Header.Get("Content-Type"); ct != "" {
+		e.contentType = []string{ct}
+	}
+	return e, nil
 }

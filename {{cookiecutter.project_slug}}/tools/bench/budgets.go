@@ -56,6 +56,18 @@ var benchBudgets = []benchBudget{
 		v := r.Telemetry.RecordsPerSec.Median
 		return &v
 	}},
+	{"local_api_hit_p50_us_max", "local_api_hit_p50", "µs", false, func(r *Results) *float64 {
+		return r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitP50Us })
+	}},
+	{"local_api_hit_p99_us_max", "local_api_hit_p99", "µs", false, func(r *Results) *float64 {
+		return r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitP99Us })
+	}},
+	{"local_api_hits_per_s_min", "local_api_hits_per_s", "req/s", true, func(r *Results) *float64 {
+		return r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitsPerSec })
+	}},
+	{"proxy_added_p50_us_max", "proxy_added_p50", "µs", false, func(r *Results) *float64 {
+		return r.proxyFigure(func(p *ProxyBench) Summary { return p.AddedP50Us })
+	}},
 }
 
 // BudgetReport is the figures against budgets.json, part of the results.
@@ -177,8 +189,8 @@ func (c Budget) limitText() string {
 		return fmt.Sprintf("%s %s x bare", op, strconv.FormatFloat(c.Limit, 'f', -1, 64))
 	case "bytes":
 		return fmt.Sprintf("%s %s bytes", op, commas(int64(c.Limit)))
-	case "records/s":
-		return fmt.Sprintf("%s %s records/s", op, commas(int64(c.Limit)))
+	case "records/s", "req/s":
+		return fmt.Sprintf("%s %s %s", op, commas(int64(c.Limit)), c.Unit)
 	default:
 		return fmt.Sprintf("%s %s %s", op, strconv.FormatFloat(c.Limit, 'f', -1, 64), c.Unit)
 	}
@@ -241,8 +253,8 @@ func (c Budget) valueText() string {
 		return fmt.Sprintf("%.2f x bare", v)
 	case "bytes":
 		return commas(int64(v)) + " bytes"
-	case "records/s":
-		return commas(int64(v)) + " records/s"
+	case "records/s", "req/s":
+		return commas(int64(v)) + " " + c.Unit
 	default:
 		return fmt.Sprintf("%.2f %s", v, c.Unit)
 	}

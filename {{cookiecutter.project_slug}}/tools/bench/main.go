@@ -16,7 +16,9 @@
 // variant add to each invocation (tools/bench/work: the extension package around a
 // handler that sleeps), the telemetry listener's throughput when this variant has
 // one (the same work extension, subscribed, under the emulator's burst deliveries),
-// and the Go micro-benchmarks of the extension's packages.
+// the companion's figures when this variant has one (local API cache hits: latency and
+// throughput; the Runtime API proxy: the round trip it adds; see companion.go), and
+// the Go micro-benchmarks of the extension's packages.
 //
 // Usage (from tools/, the module it belongs to; make bench does this):
 //
@@ -77,6 +79,10 @@ type options struct {
 	deliveryLines    int
 	deliveryDrain    int
 	sinkLatency      time.Duration
+	companion        bool
+	companionRounds  int
+	companionReqs    int
+	companionClients int
 	micro            bool
 	microBenchtime   string
 	out              string
@@ -108,6 +114,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.IntVar(&o.deliveryLines, "delivery-lines", 10, "function log lines per invocation in the delivery benchmark (telemetry on)")
 	flags.IntVar(&o.deliveryDrain, "delivery-drain", 10000, "records queued at SHUTDOWN in the delivery benchmark's drain run (async; 0: no drain run)")
 	flags.DurationVar(&o.sinkLatency, "sink-latency", 20*time.Millisecond, "the delivery benchmark's sink latency")
+	flags.BoolVar(&o.companion, "companion", true, "run the companion benchmark (local-api and runtime-proxy bakes): local API cache hits, the proxy's round trip")
+	flags.IntVar(&o.companionRounds, "companion-rounds", 3, "rounds of the companion benchmark")
+	flags.IntVar(&o.companionReqs, "companion-requests", 5000, "timed requests (local API) or round trips (runtime proxy) per round and client of the companion benchmark")
+	flags.IntVar(&o.companionClients, "companion-clients", 4, "local API clients calling at once for the throughput figure, each on its own keep-alive connection")
 	flags.BoolVar(&o.micro, "micro", true, "also run the Go micro-benchmarks of the extension's packages")
 	flags.StringVar(&o.microBenchtime, "micro-benchtime", "1s", "-benchtime for the micro-benchmarks (e.g. 1s, 100x)")
 	flags.StringVar(&o.out, "out", "build/bench/results.json", "where to write the JSON results")
@@ -137,6 +147,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.rounds < 1 || o.invokes < 1 || o.workRounds < 1 || o.workInvokes < 1 {
 		problems = append(problems, "-rounds, -invokes, -work-rounds and -work-invokes must be at least 1")
+	}
+	if o.companionRounds < 1 || o.companionReqs < 1 || o.companionClients < 1 {
+		problems = append(problems, "-companion-rounds, -companion-requests and -companion-clients must be at least 1")
 	}
 	if o.initSamples < 0 {
 		problems = append(problems, "-init-samples must not be negative")
@@ -346,6 +359,15 @@ func bench(ctx context.Context, o options, progress io.Writer) (*Results, error)
 	// ---- delivery: flush policies against a local sink.
 	if o.delivery {
 		res.Delivery, err = benchDelivery(ctx, o, ours.host, bare.host, workBin, logDir, say)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	// ---- the companion: local API hits, the Runtime API proxy's round trip.
+	res.Companion = Companion{Kind: "none", Reason: "not run (-companion=false)", Load: [][]float64{}}
+	if o.companion {
+		res.Companion, err = benchCompanion(ctx, o, ours.host, logDir, say)
 		if err != nil {
 			return nil, err
 		}

@@ -33,6 +33,7 @@ type Results struct {
 	Work      Work                       `json:"work"`
 	Telemetry Telemetry                  `json:"telemetry"`
 	Delivery  Delivery                   `json:"delivery"`
+	Companion Companion                  `json:"companion"`
 	Micro     []MicroResult              `json:"micro"`
 	// Budgets are the figures against the project's budgets.json (budgets.go).
 	Budgets BudgetReport `json:"budgets"`
@@ -364,6 +365,7 @@ func writeTable(out io.Writer, r *Results) error {
 
 	writeTelemetryTable(out, r)
 	writeDeliveryTable(out, r.Delivery)
+	writeCompanionTable(out, r)
 
 	fmt.Fprintln(out)
 	for _, line := range r.budgetSummary() {

@@ -84,6 +84,17 @@ func (r *Results) chartRows() []chartRow {
 		add("telemetry_records_per_s", "telemetry listener, records/s", r.Telemetry.RecordsPerSec.Median, nil,
 			func(v float64) string { return fmtRate(v) + " records/s" })
 	}
+	// The companion: the local API has no bare counterpart; the proxy's is the
+	// direct round trip.
+	if v := r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitP50Us }); v != nil {
+		add("local_api_hit_p50", "local API hit p50 (1 client)", *v, nil, fmtUsFine)
+	}
+	if v := r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitsPerSec }); v != nil {
+		add("local_api_hits_per_s", fmt.Sprintf("local API hits/s (%d clients)", r.Companion.LocalAPI.Clients), *v, nil, fmtReqRate)
+	}
+	if p := r.Companion.Proxy; r.Companion.Available && p != nil {
+		add("proxy_round_trip_p50", "Runtime API round trip p50 (proxied)", p.ProxiedP50Us.Median, ptr(p.DirectP50Us.Median), fmtUsFine)
+	}
 	return rows
 }
 

@@ -28,8 +28,9 @@ type Stats struct {
 
 // Guard is the http.Handler in front of the processor's.
 type Guard struct {
-	header string
-	token  []byte
+	header string // as given, for the messages
+	key    string // header in canonical form: the http.Header key it arrives under
+	token  string
 
 	ready   chan struct{}
 	once    sync.Once
@@ -41,7 +42,7 @@ type Guard struct {
 // New returns a guard that accepts requests whose header equals token. An empty
 // token (no AWS_SESSION_TOKEN) accepts nothing.
 func New(header, token string) *Guard {
-	return &Guard{header: header, token: []byte(token), ready: make(chan struct{})}
+	return &Guard{header: header, key: http.CanonicalHeaderKey(header), token: token, ready: make(chan struct{})}
 }
 
 // SetHandler makes h serve the requests, those waiting included; nil answers them 503
@@ -61,7 +62,8 @@ func (g *Guard) Stats() Stats {
 // ServeHTTP checks the token, waits for the handler, then hands the request on.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.requests.Add(1)
-	if !g.authorized(r.Header.Values(g.header)) {
+	// By the canonical key, so that no request canonicalizes the name again.
+	if !g.authorized(r.Header[g.key]) {
 		g.unauthorized.Add(1)
 		http.Error(w, "missing or wrong "+g.header+" header", http.StatusUnauthorized)
 		return
@@ -96,5 +98,19 @@ func (g *Guard) authorized(values []string) bool {
 	if len(g.token) == 0 || len(values) != 1 {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(values[0]), g.token) == 1
+	return equal(values[0], g.token)
+}
+
+// equal is subtle.ConstantTimeCompare for strings: its time depends on the lengths
+// only, and it does not copy a token of a thousand bytes into a []byte per request
+// (as the conversion for ConstantTimeCompare would).
+func equal(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := range len(a) {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
 }

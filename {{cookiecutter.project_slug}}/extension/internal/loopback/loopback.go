@@ -140,7 +140,8 @@ func Limit(h http.Handler, n int, wait time.Duration, maxBody int64) http.Handle
 			}
 		}
 		defer func() { <-slots }()
-		if maxBody > 0 {
+		// A request without a body (a GET: http.NoBody) has nothing to cap.
+		if maxBody > 0 && r.Body != http.NoBody {
 			if r.ContentLength > maxBody {
 				http.Error(w, fmt.Sprintf("body larger than %d bytes", maxBody), http.StatusRequestEntityTooLarge)
 				return
