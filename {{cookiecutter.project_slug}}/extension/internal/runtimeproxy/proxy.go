@@ -182,10 +182,13 @@ func New(upstream string, log *slog.Logger, opts Options) (*Proxy, error) {
 			// so that the runtime's trailers reach Lambda.
 			pr.Out.Trailer = pr.In.Trailer
 		},
-		Transport:     bounded,
-		FlushInterval: -1, // every write reaches the runtime at once: streaming
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandler:  p.upstreamFailed,
+		Transport: bounded,
+		// No FlushInterval: ReverseProxy flushes every write of a response without a
+		// length (a stream) at once by itself; one with a length (an event, Lambda's
+		// 202) goes out in one write instead of a flush per copy.
+		BufferPool:   bufferPool{},
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler: p.upstreamFailed,
 	}
 	return p, nil
 }
@@ -353,6 +356,16 @@ type timeoutTransport struct {
 	rt    http.RoundTripper
 	after time.Duration
 }
+
+// copyBuffers are the 32 KB buffers ReverseProxy copies bodies through: without a
+// pool it allocates one per request, most of what a proxied round trip allocated.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// bufferPool is httputil.BufferPool over copyBuffers.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 func (t *timeoutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	res, err := t.rt.RoundTrip(r)
