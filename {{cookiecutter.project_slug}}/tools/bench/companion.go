@@ -41,6 +41,10 @@ type LocalAPIBench struct {
 	// HitP50Us and HitP99Us are one client's requests, back to back.
 	HitP50Us Summary `json:"hit_p50_us"`
 	HitP99Us Summary `json:"hit_p99_us"`
+	// BareP50Us is the same client against a bare HTTP server in a process of its own
+	// (the bench binary, answering at once): the machine's floor for a loopback
+	// request between two processes, which no local API can beat.
+	BareP50Us Summary `json:"bare_p50_us"`
 	// Clients call at once for HitsPerSec: requests answered per second.
 	Clients    int     `json:"clients"`
 	HitsPerSec Summary `json:"hits_per_s"`
@@ -97,6 +101,7 @@ func writeCompanionTable(out io.Writer, r *Results) {
 		fmt.Fprintln(tw, "figure\tvalue\tbudget")
 		fmt.Fprintf(tw, "local API hit p50 (1 client)\t%s\t%s\n", spread(l.HitP50Us, fmtUsFine), r.budget("local_api_hit_p50"))
 		fmt.Fprintf(tw, "local API hit p99 (1 client)\t%s\t%s\n", spread(l.HitP99Us, fmtUsFine), r.budget("local_api_hit_p99"))
+		fmt.Fprintf(tw, "bare server p50 (1 client)\t%s\t\n", spread(l.BareP50Us, fmtUsFine))
 		fmt.Fprintf(tw, "local API hits/s (%d clients)\t%s\t%s\n", l.Clients, spread(l.HitsPerSec, fmtReqRate), r.budget("local_api_hits_per_s"))
 		fmt.Fprintf(tw, "local API hit p50 (%d clients)\t%s\t\n", l.Clients, spread(l.LoadedP50Us, fmtUsFine))
 		fmt.Fprintf(tw, "extension CPU per hit\t%s\t\n", spread(l.CPUPerHitUs, fmtUsFine))

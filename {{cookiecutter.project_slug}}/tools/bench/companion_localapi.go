@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,8 +52,14 @@ func benchCompanion(ctx context.Context, o options, bin, logDir string, say func
 		p.stop()
 		return c, fmt.Errorf("companion: the first request: %w", err)
 	}
+	bare, err := startBareServer(ctx)
+	if err != nil {
+		p.stop()
+		return c, fmt.Errorf("companion: %w", err)
+	}
+	defer bare.stop()
 	l := &LocalAPIBench{Clients: o.companionClients}
-	var p50, p99, rate, loaded, cpu []float64
+	var p50, p99, floor, rate, loaded, cpu []float64
 	for r := range o.companionRounds {
 		say("companion round %d/%d: local API hits, 1 client then %d clients, %d requests each", r+1, o.companionRounds, o.companionClients, o.companionReqs)
 		serial, _, err := localAPIHits(url, header, 1, o.companionReqs)
@@ -58,6 +67,12 @@ func benchCompanion(ctx context.Context, o options, bin, logDir string, say func
 			p.stop()
 			return c, fmt.Errorf("companion: %w", err)
 		}
+		bareTook, _, err := localAPIHits(bare.url, header, 1, o.companionReqs)
+		if err != nil {
+			p.stop()
+			return c, fmt.Errorf("companion: the bare HTTP server: %w", err)
+		}
+		floor = append(floor, us(percentile(bareTook, 50)))
 		cpuBefore, cpuOK := p.cpuTime()
 		all, elapsed, err := localAPIHits(url, header, o.companionClients, o.companionReqs)
 		if err != nil {
@@ -79,8 +94,67 @@ func benchCompanion(ctx context.Context, o options, bin, logDir string, say func
 		return c, fmt.Errorf("companion: %w", err)
 	}
 	l.HitP50Us, l.HitP99Us, l.HitsPerSec, l.LoadedP50Us, l.CPUPerHitUs = summarize(p50), summarize(p99), summarize(rate), summarize(loaded), summarize(cpu)
+	l.BareP50Us = summarize(floor)
 	c.LocalAPI = l
 	return c, nil
+}
+
+// bareServerEnv makes the bench binary a bare HTTP server (see init) that answers
+// every request as a cache hit at once, for the local API's floor.
+const bareServerEnv = "BENCH_BARE_HTTP_SERVER"
+
+func init() {
+	if os.Getenv(bareServerEnv) != "" {
+		os.Exit(bareServer())
+	}
+}
+
+// bareServer serves on a free loopback port, prints its URL for benchKey, and
+// stops when its stdin closes.
+func bareServer() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench bare server:", err)
+		return 1
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Cache", "hit")
+		io.WriteString(w, "correct horse battery staple")
+	}))
+	fmt.Printf("http://%s/v1/%s\n", ln.Addr(), benchKey)
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// bareProcess is a running bare server.
+type bareProcess struct {
+	url  string
+	stop func()
+}
+
+func startBareServer(ctx context.Context) (*bareProcess, error) {
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), bareServerEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("the bare HTTP server: %w", err)
+	}
+	stop := func() { stdin.Close(); cmd.Wait() }
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("the bare HTTP server did not say its address: %w", err)
+	}
+	return &bareProcess{url: strings.TrimSpace(line), stop: stop}, nil
 }
 
 // localAPIHits has clients call at once, each on its own kept-alive connection, each

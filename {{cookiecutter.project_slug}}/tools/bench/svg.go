@@ -84,10 +84,10 @@ func (r *Results) chartRows() []chartRow {
 		add("telemetry_records_per_s", "telemetry listener, records/s", r.Telemetry.RecordsPerSec.Median, nil,
 			func(v float64) string { return fmtRate(v) + " records/s" })
 	}
-	// The companion: the local API has no bare counterpart; the proxy's is the
-	// direct round trip.
+	// The companion: the local API's bare counterpart is a bare HTTP server in a
+	// process of its own; the proxy's is the direct round trip.
 	if v := r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitP50Us }); v != nil {
-		add("local_api_hit_p50", "local API hit p50 (1 client)", *v, nil, fmtUsFine)
+		add("local_api_hit_p50", "local API hit p50 (1 client)", *v, r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.BareP50Us }), fmtUsFine)
 	}
 	if v := r.localAPIFigure(func(l *LocalAPIBench) Summary { return l.HitsPerSec }); v != nil {
 		add("local_api_hits_per_s", fmt.Sprintf("local API hits/s (%d clients)", r.Companion.LocalAPI.Clients), *v, nil, fmtReqRate)
