@@ -425,8 +425,14 @@ func (d *driver) pause(dur time.Duration) bool {
 	}
 	timer := time.NewTimer(dur)
 	defer timer.Stop()
+	return waitFor(d, timer.C)
+}
+
+// waitFor waits for ch unless the process exits or ctx ends; it reports whether to
+// go on.
+func waitFor[T any](d *driver, ch <-chan T) bool {
 	select {
-	case <-timer.C:
+	case <-ch:
 		return true
 	case x := <-d.exited:
 		d.exit = &x
@@ -535,15 +541,7 @@ func (d *driver) holdShutdown() bool {
 	if d.e.cfg.HoldShutdown == nil {
 		return true
 	}
-	select {
-	case <-d.e.cfg.HoldShutdown:
-		return true
-	case x := <-d.exited:
-		d.exit = &x
-		return false
-	case <-d.ctx.Done():
-		return false
-	}
+	return waitFor(d, d.e.cfg.HoldShutdown)
 }
 
 // runtimeDoneAt delivers the function's telemetry when it returns, FunctionDuration
