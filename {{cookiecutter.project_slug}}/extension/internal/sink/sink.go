@@ -92,13 +92,23 @@ func New(opts Options) *Sink {
 	return s
 }
 
+// gzipWriters are reused: a new gzip.Writer allocates some 800 KB of compressor
+// state, which took 0.7 ms of every flush (of a few records, the common case) and
+// left that much garbage behind; Reset takes a few microseconds.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
 // Encode turns records into the request body: NDJSON, gzip-compressed if asked.
 func Encode(records []any, gz bool) ([]byte, error) {
 	var buf bytes.Buffer
 	var w io.Writer = &buf
 	var zw *gzip.Writer
 	if gz {
-		zw = gzip.NewWriter(&buf)
+		zw = gzipWriters.Get().(*gzip.Writer)
+		defer func() {
+			zw.Reset(io.Discard) // the pool must not keep the body alive
+			gzipWriters.Put(zw)
+		}()
+		zw.Reset(&buf)
 		w = zw
 	}
 	enc := json.NewEncoder(w) // Encode ends every record with a newline

@@ -289,3 +289,68 @@ func TestAConnectionStaleAfterAFreezeDoesNotHangTheNextSend(t *testing.T) {
 		t.Errorf("%d connections, want a new one after the freeze", n)
 	}
 }
+
+// gunzipLines decodes a gzip NDJSON body into its lines.
+func gunzipLines(t *testing.T, body []byte) []string {
+	t.Helper()
+	zr, err := gzip.NewReader(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// The gzip writers are pooled: bodies encoded at once, and one after another on a
+// reused writer, each decode to their own records, whole.
+func TestEncodeReusesGzipWritersSafely(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				want := []any{map[string]int{"g": g, "i": i}, strings.Repeat("x", 100*i)}
+				body, err := Encode(want, true)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				lines := gunzipLines(t, body)
+				first, _ := json.Marshal(want[0])
+				second, _ := json.Marshal(want[1])
+				if len(lines) != 2 || lines[0] != string(first) || lines[1] != string(second) {
+					t.Errorf("goroutine %d body %d decodes to %q", g, i, lines)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkEncode is one small flush's body (14 records, as one invocation's
+// telemetry): gzip's state is reused, not allocated per flush.
+func BenchmarkEncode(b *testing.B) {
+	records := make([]any, 14)
+	for i := range records {
+		records[i] = map[string]string{"time": "2026-12-02T01:00:00.000Z", "type": "function", "record": "a log line of the function"}
+	}
+	for _, gz := range []bool{true, false} {
+		name := "plain"
+		if gz {
+			name = "gzip"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Encode(records, gz); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
